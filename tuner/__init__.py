@@ -10,6 +10,7 @@ import logging
 
 from tuner.config import (
     AlgorithmSpec,
+    Budget,
     Direction,
     MetricStrategy,
     Objective,
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlgorithmSpec",
     "AlreadyExistsError",
+    "Budget",
     "CategoricalParameter",
     "Direction",
     "DiscreteParameter",

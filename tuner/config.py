@@ -12,6 +12,7 @@ from tuner.space import SearchSpace
 
 __all__ = [
     "AlgorithmSpec",
+    "Budget",
     "Direction",
     "MetricStrategy",
     "Objective",
@@ -144,3 +145,33 @@ class StudyInfo:
     state: StudyState = StudyState.ACTIVE
     reason: str = ""
     created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """How many trials an experiment runs, and how many at once (Katib's counts).
+
+    Examples:
+        >>> Budget(max_trial_count=12, parallel_trial_count=3).max_failed_trial_count is None
+        True
+    """
+
+    max_trial_count: int | None = None
+    """Trials to finish, in any final state; None runs until the goal or exhaustion."""
+    max_failed_trial_count: int | None = None
+    """The experiment fails once more trials than this have failed; None tolerates any."""
+    parallel_trial_count: int = 3
+
+    def __post_init__(self) -> None:
+        if self.max_trial_count is not None and self.max_trial_count < 1:
+            raise InvalidArgumentError(
+                f"must be >= 1, got {self.max_trial_count}", field="max_trial_count"
+            )
+        if self.max_failed_trial_count is not None and self.max_failed_trial_count < 0:
+            raise InvalidArgumentError(
+                f"must be >= 0, got {self.max_failed_trial_count}", field="max_failed_trial_count"
+            )
+        if self.parallel_trial_count < 1:
+            raise InvalidArgumentError(
+                f"must be >= 1, got {self.parallel_trial_count}", field="parallel_trial_count"
+            )
