@@ -63,7 +63,9 @@ class Measurement:
 
     def __post_init__(self) -> None:
         if not isinstance(self.step, int) or isinstance(self.step, bool) or self.step < 0:
-            raise InvalidArgumentError(f"step must be an integer >= 0, got {self.step!r}", field="step")
+            raise InvalidArgumentError(
+                f"step must be an integer >= 0, got {self.step!r}", field="step"
+            )
         metrics = dict(self.metrics)
         for name, value in metrics.items():
             if not name:

@@ -1,0 +1,293 @@
+"""The experiment loop: keep trials running until the budget, the goal or the end."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tuner.config import Budget, Objective, StudyState
+from tuner.controller._progress import ExperimentOutcome, ExperimentResult, Progress
+from tuner.errors import FailedPreconditionError, InvalidArgumentError
+from tuner.runners import RunPhase, RunStatus
+from tuner.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from tuner.backend import Backend
+    from tuner.runners import Runner
+
+__all__ = ["Controller"]
+
+logger = logging.getLogger(__name__)
+
+_COUNTERS = {
+    TrialState.SUCCEEDED: "succeeded",
+    TrialState.FAILED: "failed",
+    TrialState.INFEASIBLE: "infeasible",
+    TrialState.EARLY_STOPPED: "early_stopped",
+}
+
+
+class Controller:
+    """Runs one experiment: suggests trials, launches them through a runner, settles them.
+
+    It keeps up to ``budget.parallel_trial_count`` trials running, stops once
+    ``budget.max_trial_count`` trials have finished, fails the experiment once more than
+    ``budget.max_failed_trial_count`` have failed, succeeds early when a trial meets the
+    objective's goal, and ends when the algorithm has nothing left to suggest. The study
+    must exist. Everything it knows comes from the backend, so a new controller picks up
+    where a dead one stopped: trials the dead one left running are adopted from the runner
+    or launched again, and finished ones count toward the budget.
+
+    Args:
+        backend: Where the study lives: the in-process service core or a client.
+        runner: Launches, polls and stops trials.
+        study_name: The experiment's study.
+        budget: Trial counts.
+        poll_interval: Seconds between polls of the runner.
+        on_progress: Called with a new snapshot whenever the counts or the best trial change.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        runner: Runner,
+        *,
+        study_name: str,
+        budget: Budget,
+        poll_interval: float = 0.2,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._runner = runner
+        self._study_name = study_name
+        self._budget = budget
+        self._poll_interval = poll_interval
+        self._on_progress = on_progress
+        self._stop_requested = threading.Event()
+        self._running: dict[int, Trial] = {}
+        self._progress = Progress(study_name=study_name)
+        self._published: Progress | None = None
+        self._is_exhausted = False
+        self._objective: Objective | None = None
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop its trials and return ``INTERRUPTED``; safe from any thread."""
+        self._stop_requested.set()
+
+    def run(self) -> ExperimentResult:
+        """Run the experiment to its end, or until :meth:`request_stop` or Ctrl-C.
+
+        Returns:
+            How it ended and the final counts. On ``INTERRUPTED`` the trials that were
+            running stay ``ACTIVE`` in the store, and the next run launches them again.
+        """
+        study = self._backend.get_study(self._study_name)
+        self._objective = study.config.objective
+        self._load_history()
+        try:
+            while True:
+                self._settle_finished()
+                ended = self._check_end()
+                if ended is not None:
+                    return self._finish(*ended)
+                if self._stop_requested.is_set():
+                    return self._interrupt()
+                self._launch_more()
+                self._publish()
+                if self._stop_requested.wait(self._poll_interval):
+                    return self._interrupt()
+        except KeyboardInterrupt:
+            return self._interrupt()
+
+    # -- history ---------------------------------------------------------------------------
+
+    def _load_history(self) -> None:
+        counts = dict.fromkeys(_COUNTERS.values(), 0)
+        best: Trial | None = None
+        active: list[Trial] = []
+        for trial in self._backend.list_trials(self._study_name):
+            if trial.state in _COUNTERS:
+                counts[_COUNTERS[trial.state]] += 1
+                best = self._better(best, trial)
+            elif trial.state.is_active:
+                active.append(trial)
+        self._progress = Progress(study_name=self._study_name, best_trial=best, **counts)
+        study = self._backend.get_study(self._study_name)
+        if study.state is not StudyState.ACTIVE and self._check_end() is None:
+            logger.info("study %s: %s before, resuming", self._study_name, study.state.value)
+            self._backend.set_study_state(self._study_name, StudyState.ACTIVE)
+        for trial in active:
+            if self._runner.adopt(trial):
+                logger.info("study %s: adopted running trial %d", self._study_name, trial.id)
+            else:
+                logger.info(
+                    "study %s: trial %d was running when the last run ended; launching it again",
+                    self._study_name,
+                    trial.id,
+                )
+                self._runner.launch(trial)
+            self._running[trial.id] = trial
+
+    # -- settling finished trials ----------------------------------------------------------
+
+    def _settle_finished(self) -> None:
+        for trial_id in list(self._running):
+            status = self._runner.poll(trial_id)
+            if status.phase is not RunPhase.RUNNING:
+                self._settle(trial_id, status)
+
+    def _settle(self, trial_id: int, status: RunStatus) -> None:
+        trial = self._running.pop(trial_id)
+        try:
+            if status.phase is RunPhase.SUCCEEDED or trial.state is TrialState.STOPPING:
+                settled = self._complete(trial, status)
+            else:
+                settled = self._backend.fail_trial(trial_id, status.reason or "the trial failed")
+        except FailedPreconditionError:
+            settled = self._backend.get_trial(trial_id)  # it finished itself, e.g. by push
+        self._runner.release(trial_id)
+        self._count(settled)
+
+    def _complete(self, trial: Trial, status: RunStatus) -> Trial:
+        try:
+            return self._backend.complete_trial(trial.id)
+        except InvalidArgumentError:
+            assert self._objective is not None
+            if status.phase is RunPhase.SUCCEEDED:
+                reason = (
+                    f"exited 0 but reported no value of the objective metric "
+                    f"{self._objective.metric_name!r}"
+                )
+            else:
+                reason = status.reason or "stopped before it reported the objective metric"
+            logger.warning("study %s: trial %d failed: %s", self._study_name, trial.id, reason)
+            return self._backend.fail_trial(trial.id, reason)
+
+    def _count(self, trial: Trial) -> None:
+        counter = _COUNTERS.get(trial.state)
+        if counter is None:
+            return
+        progress = self._progress
+        self._progress = replace(
+            progress,
+            best_trial=self._better(progress.best_trial, trial),
+            **{counter: getattr(progress, counter) + 1},
+        )
+        logger.info(
+            "study %s: trial %d %s%s",
+            self._study_name,
+            trial.id,
+            trial.state.value,
+            f" ({trial.reason})" if trial.reason else "",
+        )
+
+    def _better(self, best: Trial | None, trial: Trial) -> Trial | None:
+        assert self._objective is not None
+        metric = self._objective.metric_name
+        if trial.state is not TrialState.SUCCEEDED or not trial.has_finite_objective(metric):
+            return best
+        if best is None:
+            return trial
+        value, best_value = trial.objective_value(metric), best.objective_value(metric)
+        assert value is not None and best_value is not None
+        return trial if self._objective.is_better(value, best_value) else best
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _check_end(self) -> tuple[ExperimentOutcome, str] | None:
+        assert self._objective is not None
+        progress, budget = self._progress, self._budget
+        if (
+            budget.max_failed_trial_count is not None
+            and progress.failed > budget.max_failed_trial_count
+        ):
+            return ExperimentOutcome.FAILED, (
+                f"{progress.failed} trials failed, more than maxFailedTrialCount "
+                f"({budget.max_failed_trial_count})"
+            )
+        best = progress.best_trial
+        if best is not None:
+            value = best.objective_value(self._objective.metric_name)
+            if value is not None and self._objective.is_goal_reached(value):
+                return ExperimentOutcome.SUCCEEDED, (
+                    f"trial {best.id} reached the goal ({self._objective.metric_name} = "
+                    f"{value:g}, goal {self._objective.goal:g})"
+                )
+        if budget.max_trial_count is not None and progress.finished >= budget.max_trial_count:
+            return ExperimentOutcome.SUCCEEDED, (
+                f"maxTrialCount reached: {progress.finished} trials finished"
+            )
+        if self._is_exhausted and not self._running:
+            return ExperimentOutcome.SUCCEEDED, "the algorithm has no more points to suggest"
+        return None
+
+    def _finish(self, outcome: ExperimentOutcome, reason: str) -> ExperimentResult:
+        for trial_id in list(self._running):
+            self._stop_trial(trial_id)
+        state = (
+            StudyState.COMPLETED if outcome is ExperimentOutcome.SUCCEEDED else StudyState.FAILED
+        )
+        self._backend.set_study_state(self._study_name, state, reason)
+        logger.info("study %s: %s: %s", self._study_name, outcome.value, reason)
+        self._publish(force=True)
+        return ExperimentResult(outcome=outcome, reason=reason, progress=self._progress)
+
+    def _stop_trial(self, trial_id: int) -> None:
+        """Stop a running trial for good: it ends early-stopped, or failed without a value."""
+        # If it finished on its own meanwhile, settling reads its final state.
+        with contextlib.suppress(FailedPreconditionError):
+            self._running[trial_id] = self._backend.stop_trial(trial_id)
+        self._runner.stop(trial_id)
+        self._settle(trial_id, self._runner.poll(trial_id))
+
+    def _interrupt(self) -> ExperimentResult:
+        """Stop the processes but leave their trials active, for the next run to re-launch."""
+        for trial_id in list(self._running):
+            self._runner.stop(trial_id)
+            self._runner.release(trial_id)
+        self._running.clear()
+        self._progress = replace(self._progress, running=0)
+        reason = "interrupted; run it again to resume"
+        logger.info("study %s: %s", self._study_name, reason)
+        return ExperimentResult(
+            outcome=ExperimentOutcome.INTERRUPTED, reason=reason, progress=self._progress
+        )
+
+    # -- launching -------------------------------------------------------------------------
+
+    def _launch_more(self) -> None:
+        if self._is_exhausted:
+            return
+        budget = self._budget
+        slots = budget.parallel_trial_count - len(self._running)
+        if budget.max_trial_count is not None:
+            slots = min(
+                slots, budget.max_trial_count - self._progress.finished - len(self._running)
+            )
+        if slots <= 0:
+            return
+        suggestions = self._backend.suggest_trials(self._study_name, slots)
+        for trial in suggestions.trials:
+            if trial.id in self._running:
+                continue
+            logger.info(
+                "study %s: launching trial %d %s",
+                self._study_name,
+                trial.id,
+                dict(trial.parameters),
+            )
+            self._runner.launch(trial)
+            self._running[trial.id] = trial
+        self._is_exhausted = suggestions.is_exhausted
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _publish(self, *, force: bool = False) -> None:
+        self._progress = replace(self._progress, running=len(self._running))
+        if self._on_progress is not None and (force or self._progress != self._published):
+            self._published = self._progress
+            self._on_progress(self._progress)
