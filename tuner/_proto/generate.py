@@ -9,6 +9,7 @@ committed files differ.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import logging
 import shutil
 import sys
@@ -62,10 +63,9 @@ def generate(out_dir: Path = REPO_ROOT) -> list[Path]:
         RuntimeError: ``protoc`` failed.
     """
     try:
-        from grpc_tools import protoc  # noqa: PLC0415 - a dev-only dependency
+        from grpc_tools import protoc  # type: ignore[import-untyped]  # dev-only
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("grpcio-tools is missing: pip install 'tuner[dev]'") from error
-    import importlib.resources  # noqa: PLC0415
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in _PROTO_DIR.glob("*.proto"))
     target = out_dir / "tuner" / "_proto"

@@ -4,7 +4,7 @@ isort:skip_file
 The tuner service: one RPC per method of tuner.backend.Backend, with the same names.
 
 Errors are status codes: INVALID_ARGUMENT (the offending field is in the details text
-and in the "tuner-field" trailing metadata), NOT_FOUND, ALREADY_EXISTS,
+and, UTF-8 encoded, in the "tuner-field-bin" trailing metadata), NOT_FOUND, ALREADY_EXISTS,
 FAILED_PRECONDITION, UNAVAILABLE (retrying may help), UNAUTHENTICATED (a bearer token
 is required: metadata "authorization: Bearer <token>") and INTERNAL.
 A refused call changes nothing.
