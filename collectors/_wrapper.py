@@ -1,0 +1,423 @@
+"""The StdOut collector: run a trial's command, copy its output, report its metric lines."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from tuner.collectors._parse import DEFAULT_FORMAT, MetricLineParser
+from tuner.collectors._reporter import MeasurementReporter
+
+from tuner.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from tuner.backend import Backend
+
+__all__ = [
+    "ENDPOINT_ENV",
+    "TOKEN_ENV",
+    "TRIAL_ID_ENV",
+    "main",
+    "run_stdout_collector",
+    "wrap_with_stdout_collector",
+]
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_ENV = "TUNER_SERVICE_ENDPOINT"
+"""``host:port`` of the service to report to; unset: report nowhere."""
+TRIAL_ID_ENV = "TUNER_TRIAL_ID"
+"""The id of the trial the output belongs to."""
+TOKEN_ENV = "TUNER_SERVICE_TOKEN"
+"""The bearer token for the service, when it requires one."""
+
+_Handler = Callable[[int, "FrameType | None"], Any] | int | signal.Handlers | None
+_FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_CHUNK_SIZE = 64 * 1024
+_MAX_LINE = 1024 * 1024
+"""A line longer than this is read in pieces, so a stream without line ends cannot fill memory."""
+_DRAIN_TIMEOUT = 5.0
+"""Seconds to keep reading after the command exits, while its descendants hold the output open."""
+_CLOSE_TIMEOUT = 60.0
+"""Most seconds to spend delivering the last measurements after the command exits."""
+_CLIENT_TIMEOUT = 10.0
+_EXIT_USAGE = 2
+_EXIT_NOT_EXECUTABLE = 126
+_EXIT_NOT_FOUND = 127
+
+
+def wrap_with_stdout_collector(
+    argv: Sequence[str],
+    *,
+    metric_names: Iterable[str],
+    formats: Iterable[str] = (),
+    json_lines: bool = False,
+) -> tuple[str, ...]:
+    """The command line that runs ``argv`` under the StdOut collector of this interpreter.
+
+    Args:
+        argv: The trial's command and its arguments.
+        metric_names: The metrics to collect.
+        formats: Metric line formats (Katib's ``metricsFormat``); empty means
+            :data:`~tuner.collectors.DEFAULT_FORMAT`.
+        json_lines: Read each line as a JSON object instead; excludes ``formats``.
+
+    Returns:
+        ``(sys.executable, "-m", "tuner.collectors", "stdout", ..., "--", *argv)``.
+
+    Raises:
+        InvalidArgumentError: ``argv`` or ``metric_names`` is empty, a format is not a
+            regular expression with two groups, or both ``formats`` and ``json_lines``.
+
+    Examples:
+        >>> wrap_with_stdout_collector(["python", "train.py"], metric_names=["loss"])[1:]
+        ('-m', 'tuner.collectors', 'stdout', '--metric=loss', '--', 'python', 'train.py')
+    """
+    argv = tuple(argv)
+    names = tuple(metric_names)
+    formats = tuple(formats)
+    if not argv:
+        raise InvalidArgumentError("the command is empty", field="argv")
+    if formats and json_lines:
+        raise InvalidArgumentError("formats and json_lines exclude each other", field="formats")
+    MetricLineParser(names, formats or (DEFAULT_FORMAT,), json_lines)  # fail here, not later
+    options = [f"--metric={name}" for name in names]
+    options += [f"--format={regex}" for regex in formats]
+    if json_lines:
+        options.append("--json")
+    return (sys.executable, "-m", "tuner.collectors", "stdout", *options, "--", *argv)
+
+
+def run_stdout_collector(
+    command: Sequence[str],
+    *,
+    metric_names: Iterable[str],
+    formats: Iterable[str] = (),
+    json_lines: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run ``command``, copy its output to stdout, report its metrics; the main thread only.
+
+    The command runs in this process's group, with this environment plus
+    ``PYTHONUNBUFFERED=1`` (unless set), so a Python trial's lines arrive as printed. Its
+    stdout and stderr both go through this process's stdout, byte for byte. SIGTERM and
+    SIGINT are forwarded to it, except a SIGINT from the terminal, which reaches it
+    directly. Every value of ``metric_names`` is reported for the trial
+    ``TUNER_TRIAL_ID`` to the service at ``TUNER_SERVICE_ENDPOINT`` (with the bearer token
+    ``TUNER_SERVICE_TOKEN``, if set); without an endpoint the lines are only parsed and
+    counted. All measurements are delivered (or given up on) before it returns.
+
+    Args:
+        command: The command and its arguments.
+        metric_names: The metrics to collect.
+        formats: Metric line formats; empty means the default ``name=value`` pairs.
+        json_lines: Read each line as a JSON object instead.
+        environ: The environment to read and pass on; None means ``os.environ``.
+
+    Returns:
+        The command's exit code; 128 + N when signal N killed it; 127 when it was not
+        found and 126 when it could not be executed.
+
+    Raises:
+        InvalidArgumentError: A bad format, or an endpoint without a valid trial id.
+    """
+    command = tuple(command)
+    if not command:
+        raise InvalidArgumentError("the command is empty", field="command")
+    env = dict(os.environ if environ is None else environ)
+    parser = MetricLineParser(metric_names, tuple(formats) or (DEFAULT_FORMAT,), json_lines)
+    backend, trial_id = _connect(env)
+    reporter = None if backend is None else MeasurementReporter(backend, trial_id)
+    child_env = {**env}
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    pump = _OutputPump(parser, reporter)
+    try:
+        with _SignalForwarder() as forwarder:
+            if forwarder.received:
+                logger.warning("signalled before the command started; not starting it")
+                return 128 + forwarder.received[0]
+            try:
+                process = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env
+                )
+            except OSError as error:
+                logger.error("cannot run %r: %s", command[0], error.strerror or error)
+                if isinstance(error, FileNotFoundError):
+                    return _EXIT_NOT_FOUND
+                return _EXIT_NOT_EXECUTABLE
+            forwarder.attach(process)
+            assert process.stdout is not None
+            reader = threading.Thread(
+                target=pump.run, args=(process.stdout,), name="tuner-collector-reader"
+            )
+            reader.daemon = True
+            reader.start()
+            returncode = process.wait()
+        reader.join(_DRAIN_TIMEOUT)
+        if reader.is_alive():
+            logger.warning(
+                "the command exited but its output is still open (a process it started "
+                "holds it); stopped reading after %.0f s",
+                _DRAIN_TIMEOUT,
+            )
+            pump.stop()
+    finally:
+        delivered = True
+        if reporter is not None:
+            delivered = reporter.close(_CLOSE_TIMEOUT)
+        _close_backend(backend)
+    _log_summary(parser, pump, reporter, delivered)
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _connect(env: Mapping[str, str]) -> tuple[Backend | None, int]:
+    endpoint = env.get(ENDPOINT_ENV, "").strip()
+    if not endpoint:
+        logger.warning("%s is not set: metrics are parsed but reported nowhere", ENDPOINT_ENV)
+        return None, 0
+    raw_id = env.get(TRIAL_ID_ENV, "").strip()
+    try:
+        trial_id = int(raw_id)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{ENDPOINT_ENV} is set, so {TRIAL_ID_ENV} must be a trial id, got {raw_id!r}",
+            field=TRIAL_ID_ENV,
+        ) from None
+    from tuner.client import Client  # grpc loads only when there is somewhere to report
+
+    token = env.get(TOKEN_ENV) or None
+    logger.info("reporting metrics of trial %d to %s", trial_id, endpoint)
+    return Client(endpoint, token=token, timeout=_CLIENT_TIMEOUT), trial_id
+
+
+def _close_backend(backend: object) -> None:
+    close = getattr(backend, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            logger.debug("closing the client failed", exc_info=True)
+
+
+class _OutputPump:
+    """Copies the command's output to stdout and feeds its lines to the parser."""
+
+    def __init__(self, parser: MetricLineParser, reporter: MeasurementReporter | None) -> None:
+        self._parser = parser
+        self._reporter = reporter
+        self._sink: BinaryIO | None = getattr(sys.stdout, "buffer", None)
+        self._stopped = threading.Event()
+        self.counts: Counter[str] = Counter()
+
+    def stop(self) -> None:
+        """Stop handing lines to the parser and the reporter (the reporter is closing)."""
+        self._stopped.set()
+
+    def run(self, source: BinaryIO) -> None:
+        fd = source.fileno()
+        partial = b""
+        while True:
+            chunk = os.read(fd, _CHUNK_SIZE)
+            if not chunk:
+                break
+            self._copy(chunk)
+            lines = (partial + chunk).splitlines(keepends=True)
+            partial = b"" if lines[-1].endswith((b"\n", b"\r")) else lines.pop()
+            if len(partial) > _MAX_LINE:
+                lines.append(partial)
+                partial = b""
+            for line in lines:
+                self._handle(line)
+        if partial:
+            self._handle(partial)
+        source.close()
+
+    def _copy(self, chunk: bytes) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink.write(chunk)
+            self._sink.flush()
+        except (OSError, ValueError) as error:
+            logger.warning("cannot write to stdout any more (%s); still reading metrics", error)
+            self._sink = None
+
+    def _handle(self, line: bytes) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            observations = self._parser.parse(line.decode("utf-8", errors="replace"))
+            for name, value, step in observations:
+                self.counts[name] += 1
+                if self._reporter is not None:
+                    self._reporter.record(name, value, step=step)
+        except Exception:
+            logger.exception("cannot handle an output line: %r", line[:200])
+
+
+class _SignalForwarder:
+    """Forwards SIGTERM and SIGINT to the child; remembers those that come before it."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._process: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, _Handler] = {}
+
+    def __enter__(self) -> _SignalForwarder:
+        for signum in _FORWARDED_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def attach(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        for signum in self.received:
+            self._forward(signum)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if self._process is not None:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        assert self._process is not None
+        if signum == signal.SIGINT and _is_terminal_foreground():
+            return  # the terminal sent it to the whole process group, the child included
+        self._process.send_signal(signum)
+
+
+def _is_terminal_foreground() -> bool:
+    """Whether this process group is the foreground of a terminal on stdin/stdout/stderr."""
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+    return False
+
+
+def _log_summary(
+    parser: MetricLineParser,
+    pump: _OutputPump,
+    reporter: MeasurementReporter | None,
+    delivered: bool,
+) -> None:
+    counts = pump.counts
+    found = ", ".join(f"{name}: {counts[name]}" for name in sorted(counts)) or "none"
+    if reporter is None:
+        logger.info("metric values read: %s (reported nowhere)", found)
+    else:
+        logger.info(
+            "metric values read: %s; %d measurements delivered%s",
+            found,
+            reporter.n_delivered,
+            "" if delivered else f", {reporter.n_lost} lost",
+        )
+    missing = sorted(parser.metric_names - set(counts))
+    if missing:
+        logger.warning(
+            "no value of %s in the output; does it print 'name=value' lines%s?",
+            ", ".join(missing),
+            " as JSON" if parser.is_json_lines else " in the metrics format",
+        )
+    if parser.n_unparseable:
+        examples = ", ".join(f"{v.name}={v.text!r}" for v in parser.unparseable_examples)
+        logger.warning(
+            "%d values were not numbers and were skipped, e.g. %s",
+            parser.n_unparseable,
+            examples,
+        )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.collectors",
+        description="Run a trial's command and report the metrics in its output.",
+    )
+    collectors = parser.add_subparsers(dest="collector", required=True, metavar="COLLECTOR")
+    stdout = collectors.add_parser(
+        "stdout",
+        usage="python -m tuner.collectors stdout --metric NAME [options] -- COMMAND [ARG ...]",
+        help="read metric lines from the command's stdout and stderr",
+        description=(
+            "Run COMMAND, copy its output to stdout, and report the values of the metrics "
+            f"in it for trial ${TRIAL_ID_ENV} to the service at ${ENDPOINT_ENV} (unset: "
+            "only parse). Exits with COMMAND's exit code."
+        ),
+    )
+    stdout.add_argument(
+        "--metric",
+        dest="metric_names",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="a metric to collect; repeat for several",
+    )
+    style = stdout.add_mutually_exclusive_group()
+    style.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help=(
+            "a metric line format: a regular expression with two groups, the name and the "
+            "value (default: name=value pairs); repeat for several"
+        ),
+    )
+    style.add_argument(
+        "--json", dest="json_lines", action="store_true", help="read each line as a JSON object"
+    )
+    return parser
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tuner.collectors: %(levelname)s: %(message)s"))
+    root = logging.getLogger("tuner")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tuner.collectors stdout [options] -- COMMAND [ARG ...]``.
+
+    Args:
+        argv: The arguments after the program name; None means ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: the command's, or 2 for a usage error.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    options, command = args, []
+    if "--" in args:
+        split = args.index("--")
+        options, command = args[:split], args[split + 1 :]
+    parser = _build_parser()
+    namespace = parser.parse_args(options)
+    if not command:
+        parser.error("the command to run is missing: add '-- COMMAND [ARG ...]'")
+    _configure_logging()
+    try:
+        return run_stdout_collector(
+            command,
+            metric_names=namespace.metric_names,
+            formats=namespace.formats,
+            json_lines=namespace.json_lines,
+        )
+    except InvalidArgumentError as error:
+        logger.error("%s", error)
+        return _EXIT_USAGE
