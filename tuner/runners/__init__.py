@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from tuner.runners._base import Runner, RunPhase, RunStatus
+from tuner.runners._local import LocalRunner, ProcessCommand
 
-__all__ = ["RunPhase", "RunStatus", "Runner"]
+__all__ = ["LocalRunner", "ProcessCommand", "RunPhase", "RunStatus", "Runner"]
