@@ -1,0 +1,273 @@
+"""Semantic checks: the rules that relate fields, each mistake reported at its own path."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+
+from tuner.space import ParameterType
+from tuner.spec._errors import ErrorSink, Loc
+from tuner.spec._metrics_collector import (
+    CollectorKind,
+    FileFormat,
+    FileSystemKind,
+    check_metrics_format,
+)
+from tuner.spec._model import (
+    AlgorithmSection,
+    Distribution,
+    MetricsCollectorSection,
+    ObjectiveSection,
+    ObjectMetadata,
+    ParameterSection,
+    parse_number,
+)
+from tuner.spec._sections import Sections
+from tuner.spec._validate_template import check_trial_template
+
+__all__ = ["CONVERTIBLE_COLLECTORS", "check"]
+
+CONVERTIBLE_COLLECTORS = (CollectorKind.STDOUT, CollectorKind.FILE, CollectorKind.NONE)
+
+_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_NAME_RULE = (
+    "must be at most 63 characters: lower-case letters, digits and '-', starting with a "
+    "letter and ending with a letter or digit (e.g. 'mnist-random'), since trial Jobs are "
+    "named after it"
+)
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_NAMESPACE_RULE = (
+    "must be a Kubernetes namespace: at most 63 characters, lower-case letters, digits "
+    "and '-', starting and ending with a letter or digit"
+)
+
+
+def check(sections: Sections, errors: ErrorSink) -> None:
+    """Record every semantic mistake of the well-formed ``sections``."""
+    if sections.metadata is not None:
+        _check_metadata(sections.metadata, errors)
+    if sections.parameters is not None:
+        _check_parameters(sections.parameters, errors)
+    if sections.objective is not None:
+        _check_objective(sections.objective, errors)
+    if sections.algorithm is not None:
+        _check_algorithm(sections.algorithm, errors)
+    if sections.has_early_stopping:
+        errors.add(
+            ("spec", "earlyStopping", "algorithmName"),
+            "early stopping is not available yet; remove spec.earlyStopping",
+        )
+    if sections.has_nas_config:
+        errors.add(
+            ("spec", "nasConfig"),
+            "neural architecture search is not supported; describe the search space in "
+            "spec.parameters",
+        )
+    if sections.trial_template is not None:
+        complete = sections.complete_parameters
+        check_trial_template(
+            sections.trial_template,
+            parameter_names=None if complete is None else [p.name for p in complete],
+            errors=errors,
+        )
+    if sections.metrics_collector is not None:
+        _check_metrics_collector(sections.metrics_collector, errors)
+
+
+def _check_metadata(metadata: ObjectMetadata, errors: ErrorSink) -> None:
+    if len(metadata.name) > 63 or not _NAME.fullmatch(metadata.name):
+        errors.add(("metadata", "name"), f"{metadata.name!r} {_NAME_RULE}")
+    namespace = metadata.namespace
+    if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+        errors.add(("metadata", "namespace"), f"{namespace!r} {_NAMESPACE_RULE}")
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+
+def _check_parameters(parameters: Sequence[ParameterSection | None], errors: ErrorSink) -> None:
+    if not parameters:
+        errors.add(("spec", "parameters"), "needs at least one parameter")
+    first_index: dict[str, int] = {}
+    for index, parameter in enumerate(parameters):
+        if parameter is None:
+            continue
+        loc: Loc = ("spec", "parameters", index)
+        if parameter.name in first_index:
+            errors.add(
+                (*loc, "name"),
+                f"parameter name {parameter.name!r} is already used by "
+                f"spec.parameters[{first_index[parameter.name]}]",
+            )
+        else:
+            first_index[parameter.name] = index
+        _check_parameter(parameter, loc, errors)
+
+
+def _check_parameter(parameter: ParameterSection, loc: Loc, errors: ErrorSink) -> None:
+    space = parameter.feasible_space
+    at: Loc = (*loc, "feasibleSpace")
+    kind = parameter.parameter_type
+    distribution = space.distribution
+    if distribution in (Distribution.NORMAL, Distribution.LOG_NORMAL):
+        errors.add(
+            (*at, "distribution"),
+            f"the {distribution.value} distribution is not supported; use uniform or logUniform",
+        )
+    elif distribution is Distribution.LOG_UNIFORM and kind not in (
+        ParameterType.DOUBLE,
+        ParameterType.INT,
+    ):
+        errors.add(
+            (*at, "distribution"),
+            f"logUniform applies to double and int parameters, not to {kind.value} ones",
+        )
+    if kind in (ParameterType.DOUBLE, ParameterType.INT):
+        _check_range(parameter, at, errors)
+    else:
+        _check_list(parameter, at, errors)
+
+
+def _check_range(parameter: ParameterSection, at: Loc, errors: ErrorSink) -> None:
+    space = parameter.feasible_space
+    kind = parameter.parameter_type.value
+    if space.values is not None:
+        errors.add(
+            (*at, "list"),
+            f"is not allowed for a {kind} parameter: give min and max (or use "
+            "parameterType: discrete for a list of numbers)",
+        )
+    is_int = parameter.parameter_type is ParameterType.INT
+    bounds_ok = True
+    for key, value in (("min", space.low), ("max", space.high)):
+        if value is None:
+            errors.add((*at, key), f"is required for a {kind} parameter")
+            bounds_ok = False
+        elif is_int and not _is_integral(value):
+            errors.add((*at, key), f"must be an integer for an int parameter, got {value}")
+            bounds_ok = False
+    if space.step is not None:
+        if is_int and not _is_integral(space.step):
+            errors.add((*at, "step"), f"must be an integer for an int parameter, got {space.step}")
+        elif space.step <= 0 or (is_int and space.step < 1):
+            errors.add((*at, "step"), f"must be > 0, got {space.step}")
+    if not bounds_ok or space.low is None or space.high is None:
+        return
+    if space.low > space.high:
+        errors.add((*at, "min"), f"is greater than max ({space.low} > {space.high})")
+    if space.distribution is Distribution.LOG_UNIFORM and space.low <= 0:
+        errors.add(
+            (*at, "min"),
+            f"must be > 0 on a log scale (distribution: logUniform), got {space.low}",
+        )
+
+
+def _check_list(parameter: ParameterSection, at: Loc, errors: ErrorSink) -> None:
+    space = parameter.feasible_space
+    kind = parameter.parameter_type.value
+    for key, value in (("min", space.low), ("max", space.high), ("step", space.step)):
+        if value is not None:
+            errors.add((*at, key), f"is not allowed for a {kind} parameter: list the values")
+    if not space.values:
+        what = "numbers" if parameter.parameter_type is ParameterType.DISCRETE else "values"
+        errors.add((*at, "list"), f"is required for a {kind} parameter: the {what} to choose from")
+        return
+    seen: dict[object, int] = {}
+    for index, item in enumerate(space.values):
+        choice: object
+        if parameter.parameter_type is ParameterType.DISCRETE:
+            try:
+                choice = parse_number(item)
+            except ValueError:
+                errors.add((*at, "list", index), f"must be a number, got {item!r}")
+                continue
+        else:
+            choice = _choice_text(item)
+        if choice in seen:
+            errors.add((*at, "list", index), f"repeats {item!r} (list[{seen[choice]}])")
+        else:
+            seen[choice] = index
+
+
+def _is_integral(value: float) -> bool:
+    return isinstance(value, int) or value.is_integer()
+
+
+def _choice_text(item: str | int | float) -> str:
+    """A categorical choice as text: strings as they are, numbers as YAML wrote them."""
+    if isinstance(item, float):
+        return repr(item)
+    return str(item)
+
+
+# -- objective and algorithm --------------------------------------------------------------------
+
+
+def _check_objective(objective: ObjectiveSection, errors: ErrorSink) -> None:
+    at: Loc = ("spec", "objective")
+    names = [objective.objective_metric_name]
+    for index, name in enumerate(objective.additional_metric_names):
+        if name == objective.objective_metric_name:
+            errors.add(
+                (*at, "additionalMetricNames", index),
+                f"{name!r} is the objective metric already; list only the other metrics",
+            )
+        elif name in names:
+            errors.add((*at, "additionalMetricNames", index), f"repeats {name!r}")
+        else:
+            names.append(name)
+    seen: set[str] = set()
+    for index, strategy in enumerate(objective.metric_strategies):
+        if strategy.name not in names:
+            errors.add(
+                (*at, "metricStrategies", index, "name"),
+                f"{strategy.name!r} is neither the objective metric nor an additional metric "
+                f"(metrics: {', '.join(names)})",
+            )
+        elif strategy.name in seen:
+            errors.add((*at, "metricStrategies", index, "name"), f"repeats {strategy.name!r}")
+        seen.add(strategy.name)
+
+
+def _check_algorithm(algorithm: AlgorithmSection, errors: ErrorSink) -> None:
+    seen: set[str] = set()
+    for index, setting in enumerate(algorithm.algorithm_settings):
+        if setting.name in seen:
+            errors.add(
+                ("spec", "algorithm", "algorithmSettings", index, "name"),
+                f"repeats the setting {setting.name!r}",
+            )
+        seen.add(setting.name)
+
+
+# -- metrics collector -----------------------------------------------------------------------
+
+
+def _check_metrics_collector(section: MetricsCollectorSection, errors: ErrorSink) -> None:
+    at: Loc = ("spec", "metricsCollectorSpec")
+    kind = section.collector.kind if section.collector is not None else CollectorKind.STDOUT
+    if kind not in CONVERTIBLE_COLLECTORS:
+        errors.add(
+            (*at, "collector", "kind"),
+            f"the {kind.value} metrics collector is not supported yet; use StdOut, File or None",
+        )
+    source = section.source
+    if source is not None and source.filter is not None:
+        for index, pattern in enumerate(source.filter.metrics_format):
+            problem = check_metrics_format(pattern)
+            if problem is not None:
+                errors.add((*at, "source", "filter", "metricsFormat", index), problem)
+    if kind is CollectorKind.FILE:
+        path = source.file_system_path if source is not None else None
+        file_at: Loc = (*at, "source", "fileSystemPath")
+        if path is not None:
+            if path.path is not None and not posixpath.isabs(path.path):
+                errors.add((*file_at, "path"), f"must be an absolute path, got {path.path!r}")
+            if path.kind is FileSystemKind.DIRECTORY:
+                errors.add((*file_at, "kind"), "must be File for the File metrics collector")
+            if path.format is FileFormat.JSON and source is not None and source.filter is not None:
+                errors.add(
+                    (*at, "source", "filter"),
+                    "must be omitted when the metrics file is JSON (each line names its metrics)",
+                )
