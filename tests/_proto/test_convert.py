@@ -179,7 +179,9 @@ def test_unspecified_states_are_refused() -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         convert.study_state_from_proto(study_pb2.STUDY_STATE_UNSPECIFIED)
     assert raised.value.field == "state"
-    request = service_pb2.TrialStateFilter(states=[trial_pb2.TRIAL_STATE_ACTIVE, 0])
+    request = service_pb2.TrialStateFilter(
+        states=[trial_pb2.TRIAL_STATE_ACTIVE, trial_pb2.TRIAL_STATE_UNSPECIFIED]
+    )
     with pytest.raises(InvalidArgumentError) as raised:
         convert.trial_states_from_proto(request.states, "filter.states")
     assert raised.value.field == "filter.states[1]"

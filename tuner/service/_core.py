@@ -129,12 +129,12 @@ class ServiceCore:
     (across processes and replicas) and, around the designer object, by a per-study lock.
 
     Args:
-        store: The single source of truth.
+        store: The single source of truth; :meth:`close` closes it.
         max_designers: How many warm designers to keep.
 
     Examples:
+        >>> from tuner import DoubleParameter, Measurement, Objective, SearchSpace, StudyConfig
         >>> from tuner.store import open_store
-        >>> from tuner import (DoubleParameter, Objective, SearchSpace, StudyConfig)
         >>> core = ServiceCore(open_store("sqlite://"))
         >>> space = SearchSpace((DoubleParameter(name="x", low=0.0, high=1.0),))
         >>> study = core.create_study("demo", StudyConfig(
@@ -144,6 +144,7 @@ class ServiceCore:
         >>> [trial] = core.suggest_trials("demo").trials
         >>> core.complete_trial(trial.id, Measurement(metrics={"loss": 0.5})).state
         <TrialState.SUCCEEDED: 'SUCCEEDED'>
+        >>> core.close()
     """
 
     def __init__(self, store: Store, *, max_designers: int = 128) -> None:
@@ -154,6 +155,11 @@ class ServiceCore:
     def store(self) -> Store:
         """The store this core works on."""
         return self._store
+
+    def close(self) -> None:
+        """Forget the warm designers and close the store; the core is unusable afterwards."""
+        self._designers.clear()
+        self._store.close()
 
     # --- studies ---------------------------------------------------------------------------
 

@@ -80,6 +80,11 @@ class DesignerCache:
                 self._entries.move_to_end(study_name)
             return entry
 
+    def clear(self) -> None:
+        """Forget every designer."""
+        with self._lock:
+            self._entries.clear()
+
     def drop(self, study_name: str, entry: WarmDesigner | None = None) -> None:
         """Forget a study's designer (only if it is still ``entry``, when given)."""
         with self._lock:

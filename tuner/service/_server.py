@@ -159,6 +159,7 @@ def create_server(
         >>> server, port = create_server(ServiceCore(open_store("sqlite://")))
         >>> port > 0
         True
+        >>> _ = server.stop(None)
     """
     server, bound, _ = _build_server(
         core,
