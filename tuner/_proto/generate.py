@@ -13,6 +13,7 @@ import importlib.resources
 import logging
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["PROTO_ROOT", "REPO_ROOT", "generate", "generated_files", "main"]
@@ -60,7 +61,8 @@ def generate(out_dir: Path = REPO_ROOT) -> list[Path]:
 
     Raises:
         ImportError: ``grpcio-tools`` or ``mypy-protobuf`` is not installed.
-        RuntimeError: ``protoc`` failed.
+        FileNotFoundError: There are no ``.proto`` files (not a checkout).
+        RuntimeError: ``protoc`` failed; the files in ``out_dir`` are left as they were.
     """
     try:
         from grpc_tools import protoc  # type: ignore[import-untyped]  # dev-only
@@ -68,26 +70,33 @@ def generate(out_dir: Path = REPO_ROOT) -> list[Path]:
         raise ImportError("grpcio-tools is missing: pip install 'tuner[dev]'") from error
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in _PROTO_DIR.glob("*.proto"))
+    if not protos:
+        raise FileNotFoundError(f"no .proto files under {_PROTO_DIR}: run from a checkout")
     target = out_dir / "tuner" / "_proto"
     target.mkdir(parents=True, exist_ok=True)
-    for stale in generated_files(out_dir):
-        stale.unlink()
-    well_known = importlib.resources.files("grpc_tools") / "_proto"
-    args = [
-        "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{well_known}",
-        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
-        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
-        f"--python_out={out_dir}",
-        f"--grpc_python_out={out_dir}",
-        f"--mypy_out={out_dir}",
-        f"--mypy_grpc_out={out_dir}",
-        *protos,
-    ]
-    status = protoc.main(args)
-    if status != 0:
-        raise RuntimeError(f"protoc failed with status {status}: {' '.join(args)}")
+    with tempfile.TemporaryDirectory() as scratch:
+        well_known = importlib.resources.files("grpc_tools") / "_proto"
+        args = [
+            "grpc_tools.protoc",
+            f"-I{PROTO_ROOT}",
+            f"-I{well_known}",
+            f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+            f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
+            f"--python_out={scratch}",
+            f"--grpc_python_out={scratch}",
+            f"--mypy_out={scratch}",
+            f"--mypy_grpc_out={scratch}",
+            *protos,
+        ]
+        status = protoc.main(args)
+        if status != 0:
+            raise RuntimeError(f"protoc failed with status {status}: {' '.join(args)}")
+        # Only now that protoc succeeded: replace the old files, dropping those of
+        # protos that no longer exist.
+        for stale in generated_files(out_dir):
+            stale.unlink()
+        for fresh in generated_files(Path(scratch)):
+            shutil.copyfile(fresh, target / fresh.name)
     files = generated_files(out_dir)
     logger.info("generated %d files in %s", len(files), target)
     return files
