@@ -1,0 +1,454 @@
+"""The SQL store: :class:`tuner.store.Store` over SQLAlchemy Core.
+
+Locks are always taken in one order, the study row before its trial rows, so that writers
+on PostgreSQL and MySQL wait for each other but never deadlock:
+
+- ``suggest_trials`` and ``add_trial`` lock the study row exclusively (``FOR UPDATE``);
+- ``update_trial`` locks it shared (``FOR SHARE``), then the trial row exclusively, so a
+  trial cannot finish while a suggestion for its study is being made;
+- ``add_measurements`` locks only the trial row.
+
+On SQLite every write transaction holds the database's write lock (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+
+from tuner.config import Direction, StudyConfig, StudyInfo, StudyState
+from tuner.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from tuner.store._base import Store, TrialGenerator
+from tuner.store._codec import (
+    check_name,
+    dump_config,
+    dump_parameters,
+    encode_float,
+    load_config,
+)
+from tuner.store._context import SqlSuggestionContext
+from tuner.store._schema import measurements, studies, trials
+from tuner.store._trials import (
+    check_measurements,
+    insert_measurements,
+    inserted_id,
+    load_trials,
+    load_trials_by_id,
+)
+from tuner.trial import Measurement, Trial, TrialState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
+
+    from tuner.space import ParameterValue
+    from tuner.store._engine import Database
+
+__all__ = ["SqlStore"]
+
+logger = logging.getLogger(__name__)
+
+
+def _study_info(row: Row[Any]) -> StudyInfo:
+    return StudyInfo(
+        name=row.name,
+        config=load_config(row.config),
+        state=StudyState(row.state),
+        reason=row.reason,
+        created_at=row.created_at,
+    )
+
+
+def _study_not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"study {name!r} not found")
+
+
+def _trial_not_found(trial_id: int) -> NotFoundError:
+    return NotFoundError(f"trial {trial_id} not found")
+
+
+class SqlStore(Store):
+    """A store in a SQLite, PostgreSQL or MySQL/MariaDB database.
+
+    Build one with :func:`tuner.store.open_store`, which also brings the schema up to date.
+
+    Args:
+        database: The engine and transactions to use.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def close(self) -> None:
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._database.dispose()
+
+    # Studies
+
+    def create_study(self, name: str, config: StudyConfig) -> StudyInfo:
+        """Insert a study in state ``ACTIVE``.
+
+        Raises:
+            InvalidArgumentError: The name is empty or longer than 255 characters.
+            AlreadyExistsError: A study of that name exists.
+        """
+        check_name(name, "name")
+        info = StudyInfo(name=name, config=config, created_at=time.time())
+        config_text = dump_config(config)
+        try:
+            with self._database.write() as connection:
+                if self._find_study(connection, name) is not None:
+                    raise AlreadyExistsError(f"study {name!r} already exists")
+                connection.execute(
+                    studies.insert().values(
+                        name=name,
+                        config=config_text,
+                        state=info.state.value,
+                        reason=info.reason,
+                        created_at=info.created_at,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            # Another process inserted the same name between our check and our insert.
+            raise AlreadyExistsError(f"study {name!r} already exists") from exc
+        logger.info("created study %r", name)
+        return info
+
+    def get_study(self, name: str) -> StudyInfo:
+        """The study of that name; ``NotFoundError`` if there is none."""
+        with self._database.read() as connection:
+            row = self._find_study(connection, name)
+        if row is None:
+            raise _study_not_found(name)
+        return _study_info(row)
+
+    def list_studies(self) -> list[StudyInfo]:
+        """All studies, oldest first."""
+        with self._database.read() as connection:
+            rows = connection.execute(sa.select(studies).order_by(studies.c.id)).all()
+        return [_study_info(row) for row in rows]
+
+    def delete_study(self, name: str) -> None:
+        """Delete a study with its trials and measurements; ``NotFoundError`` if there is none."""
+        with self._database.write() as connection:
+            deleted = connection.execute(studies.delete().where(studies.c.name == name)).rowcount
+        if deleted == 0:
+            raise _study_not_found(name)
+        logger.info("deleted study %r", name)
+
+    def set_study_state(self, name: str, state: StudyState, reason: str = "") -> StudyInfo:
+        """Change a study's state and reason; ``NotFoundError`` if there is none."""
+        with self._database.write() as connection:
+            row = self._lock_study(connection, name)
+            connection.execute(
+                studies.update()
+                .where(studies.c.id == row.id)
+                .values(state=state.value, reason=reason)
+            )
+            info = _study_info(row)
+        logger.info("study %r is now %s", name, state.value)
+        return StudyInfo(
+            name=info.name,
+            config=info.config,
+            state=state,
+            reason=reason,
+            created_at=info.created_at,
+        )
+
+    # Trials
+
+    def suggest_trials(
+        self, study_name: str, count: int, client_id: str, generate: TrialGenerator
+    ) -> list[Trial]:
+        """Hand out up to ``count`` trials under the study's suggestion lock.
+
+        See :meth:`tuner.store.Store.suggest_trials` for the order of the steps. The
+        generator runs inside the transaction that holds the lock; what it returns is
+        stored as given (checking it against the search space is the caller's job).
+
+        Raises:
+            InvalidArgumentError: ``count`` is below 1 or ``client_id`` is too long.
+            NotFoundError: There is no such study.
+            FailedPreconditionError: The study is not ``ACTIVE``.
+        """
+        if count < 1:
+            raise InvalidArgumentError(f"count must be >= 1, got {count}", field="count")
+        check_name(client_id, "client_id", allow_empty=True)
+        with self._database.write() as connection:
+            row = self._lock_study(connection, study_name)
+            if row.state != StudyState.ACTIVE.value:
+                raise FailedPreconditionError(
+                    f"study {study_name!r} is {row.state}; only an ACTIVE study hands out trials"
+                )
+            if client_id:
+                held = load_trials(
+                    connection,
+                    sa.and_(
+                        trials.c.study_id == row.id,
+                        trials.c.client_id == client_id,
+                        trials.c.state.in_((TrialState.ACTIVE.value, TrialState.STOPPING.value)),
+                    ),
+                )
+                if held:
+                    return held
+            handed_out = self._activate_requested(connection, row.id, count, client_id)
+            missing = count - len(handed_out)
+            if missing > 0:
+                handed_out += self._insert_generated(connection, row, missing, client_id, generate)
+            result = load_trials_by_id(connection, handed_out)
+        logger.debug("study %r handed out trials %s", study_name, [t.id for t in result])
+        return result
+
+    def add_trial(self, study_name: str, parameters: Mapping[str, ParameterValue]) -> Trial:
+        """Insert a ``REQUESTED`` trial, numbered after the study's last.
+
+        Raises:
+            NotFoundError: There is no such study.
+            InvalidArgumentError: The parameters are not an assignment of the study's
+                search space (field ``parameters.<name>``).
+        """
+        parameters_text = dump_parameters(parameters)
+        with self._database.write() as connection:
+            row = self._lock_study(connection, study_name)
+            try:
+                load_config(row.config).space.check(parameters)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(exc.message, field=f"parameters.{exc.field}") from exc
+            trial_id = self._insert_trial(
+                connection, row.id, parameters_text, TrialState.REQUESTED, ""
+            )
+            (trial,) = load_trials_by_id(connection, [trial_id])
+        return trial
+
+    def get_trial(self, trial_id: int) -> Trial:
+        """The trial, with its measurements; ``NotFoundError`` if there is none."""
+        with self._database.read() as connection:
+            found = load_trials(connection, trials.c.id == trial_id)
+        if not found:
+            raise _trial_not_found(trial_id)
+        return found[0]
+
+    def list_trials(
+        self, study_name: str, states: Collection[TrialState] | None = None
+    ) -> list[Trial]:
+        """The study's trials by number, optionally only those in ``states``."""
+        with self._database.read() as connection:
+            row = self._find_study(connection, study_name)
+            if row is None:
+                raise _study_not_found(study_name)
+            where = trials.c.study_id == row.id
+            if states is not None:
+                where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
+            return load_trials(connection, where)
+
+    def add_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
+        """Append measurements to an unfinished trial.
+
+        Raises:
+            NotFoundError: There is no such trial.
+            FailedPreconditionError: The trial is finished.
+            InvalidArgumentError: A metric name is longer than 255 characters.
+        """
+        check_measurements(measurements)
+        with self._database.write() as connection:
+            state = connection.execute(
+                sa.select(trials.c.state).where(trials.c.id == trial_id).with_for_update()
+            ).scalar()
+            if state is None:
+                raise _trial_not_found(trial_id)
+            if TrialState(state).is_finished:
+                raise FailedPreconditionError(
+                    f"trial {trial_id} is {state}; measurements go only to an unfinished trial"
+                )
+            insert_measurements(connection, trial_id, measurements, is_final=False)
+
+    def update_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        *,
+        allowed_from: Collection[TrialState],
+        final_measurement: Measurement | None = None,
+        objective_value: float | None = None,
+        reason: str = "",
+    ) -> Trial:
+        """Move a trial to ``state`` if its current state is in ``allowed_from``.
+
+        Writes the final measurement, the objective value and the reason as given (None
+        clears them), and the completion time when ``state`` is finished. A finished trial
+        is refused whatever ``allowed_from`` says.
+
+        Raises:
+            NotFoundError: There is no such trial.
+            FailedPreconditionError: The trial's state is finished or not in ``allowed_from``.
+        """
+        if final_measurement is not None:
+            check_measurements([final_measurement])
+        with self._database.write() as connection:
+            study_id = connection.execute(
+                sa.select(trials.c.study_id).where(trials.c.id == trial_id)
+            ).scalar()
+            if study_id is None:
+                raise _trial_not_found(trial_id)
+            connection.execute(
+                sa.select(studies.c.id).where(studies.c.id == study_id).with_for_update(read=True)
+            )
+            current = TrialState(
+                connection.execute(
+                    sa.select(trials.c.state).where(trials.c.id == trial_id).with_for_update()
+                ).scalar_one()
+            )
+            if current.is_finished or current not in allowed_from:
+                allowed = ", ".join(sorted(s.value for s in allowed_from)) or "no state"
+                raise FailedPreconditionError(
+                    f"trial {trial_id} is {current.value}; it can move to {state.value} "
+                    f"only from {allowed}"
+                    + (", and a finished trial never changes" if current.is_finished else "")
+                )
+            value, kind = (None, None) if objective_value is None else encode_float(objective_value)
+            connection.execute(
+                trials.update()
+                .where(trials.c.id == trial_id)
+                .values(
+                    state=state.value,
+                    reason=reason,
+                    objective_value=value,
+                    objective_kind=kind,
+                    completed_at=time.time() if state.is_finished else None,
+                )
+            )
+            connection.execute(
+                measurements.delete().where(
+                    measurements.c.trial_id == trial_id, measurements.c.is_final.is_(True)
+                )
+            )
+            if final_measurement is not None:
+                insert_measurements(connection, trial_id, [final_measurement], is_final=True)
+            (trial,) = load_trials_by_id(connection, [trial_id])
+        logger.debug("trial %d: %s -> %s", trial_id, current.value, state.value)
+        return trial
+
+    def list_optimal_trials(self, study_name: str) -> list[Trial]:
+        """Succeeded trials with the best finite objective value, ties included.
+
+        NaN and infinite values are never optimal; neither is a trial without a value.
+        """
+        with self._database.read() as connection:
+            row = self._find_study(connection, study_name)
+            if row is None:
+                raise _study_not_found(study_name)
+            objective = load_config(row.config).objective
+            ranked = sa.and_(
+                trials.c.study_id == row.id,
+                trials.c.state == TrialState.SUCCEEDED.value,
+                # Only finite values (negative zero included) have a non-NULL column.
+                trials.c.objective_value.is_not(None),
+            )
+            best_of = sa.func.min if objective.direction is Direction.MINIMIZE else sa.func.max
+            best = connection.execute(
+                sa.select(best_of(trials.c.objective_value)).where(ranked)
+            ).scalar()
+            if best is None:
+                return []
+            return load_trials(connection, sa.and_(ranked, trials.c.objective_value == best))
+
+    # Helpers
+
+    @staticmethod
+    def _find_study(connection: Connection, name: str) -> Row[Any] | None:
+        return connection.execute(sa.select(studies).where(studies.c.name == name)).first()
+
+    @staticmethod
+    def _lock_study(connection: Connection, name: str) -> Row[Any]:
+        row = connection.execute(
+            sa.select(studies).where(studies.c.name == name).with_for_update()
+        ).first()
+        if row is None:
+            raise _study_not_found(name)
+        return row
+
+    @staticmethod
+    def _insert_trial(
+        connection: Connection,
+        study_id: int,
+        parameters_text: str,
+        state: TrialState,
+        client_id: str,
+    ) -> int:
+        last = connection.execute(
+            sa.select(sa.func.max(trials.c.number)).where(trials.c.study_id == study_id)
+        ).scalar()
+        result = connection.execute(
+            trials.insert().values(
+                study_id=study_id,
+                number=0 if last is None else last + 1,
+                state=state.value,
+                client_id=client_id,
+                parameters=parameters_text,
+                reason="",
+                created_at=time.time(),
+            )
+        )
+        return inserted_id(result)
+
+    @staticmethod
+    def _activate_requested(
+        connection: Connection, study_id: int, count: int, client_id: str
+    ) -> list[int]:
+        # FOR UPDATE reads the rows' current state even if they changed since our snapshot.
+        ids = list(
+            connection.execute(
+                sa.select(trials.c.id)
+                .where(
+                    trials.c.study_id == study_id,
+                    trials.c.state == TrialState.REQUESTED.value,
+                )
+                .order_by(trials.c.number)
+                .limit(count)
+                .with_for_update()
+            ).scalars()
+        )
+        if ids:
+            connection.execute(
+                trials.update()
+                .where(trials.c.id.in_(ids), trials.c.state == TrialState.REQUESTED.value)
+                .values(state=TrialState.ACTIVE.value, client_id=client_id)
+            )
+        return ids
+
+    def _insert_generated(
+        self,
+        connection: Connection,
+        study: Row[Any],
+        missing: int,
+        client_id: str,
+        generate: TrialGenerator,
+    ) -> list[int]:
+        context = SqlSuggestionContext(connection, _study_info(study), study.id)
+        try:
+            generated = list(generate(context, missing))
+        finally:
+            context.close()
+        if len(generated) > missing:
+            logger.warning(
+                "study %r: the generator returned %d trials for %d asked; keeping the first %d",
+                study.name,
+                len(generated),
+                missing,
+                missing,
+            )
+            del generated[missing:]
+        texts = [dump_parameters(parameters) for parameters in generated]
+        return [
+            self._insert_trial(connection, study.id, text, TrialState.ACTIVE, client_id)
+            for text in texts
+        ]

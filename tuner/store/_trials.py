@@ -1,0 +1,158 @@
+"""Reading and writing trials with their measurements, inside a caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tuner.store._codec import check_name, check_step, decode_float, encode_float, load_parameters
+from tuner.store._schema import measurements, metric_values, studies, trials
+from tuner.trial import Measurement, Trial, TrialState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.sql.elements import ColumnElement
+
+__all__ = [
+    "FINISHED_STATES",
+    "check_measurements",
+    "insert_measurements",
+    "inserted_id",
+    "load_trials",
+    "load_trials_by_id",
+]
+
+FINISHED_STATES = tuple(s.value for s in TrialState if s.is_finished)
+
+# Ids per IN (...) list: well under every database's limit on bound parameters.
+_CHUNK = 500
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no primary key for an insert")
+    value: int = key[0]
+    return value
+
+
+def check_measurements(items: Iterable[Measurement]) -> None:
+    """Refuse measurements the schema cannot hold, before anything is written."""
+    for measurement in items:
+        check_step(measurement.step)
+        for name in measurement.metrics:
+            check_name(name, f"metrics.{name[:40]}")
+
+
+def insert_measurements(
+    connection: Connection, trial_id: int, items: Sequence[Measurement], *, is_final: bool
+) -> None:
+    """Append measurements to a trial, in order."""
+    for measurement in items:
+        time_value, time_kind = encode_float(measurement.time)
+        measurement_id = inserted_id(
+            connection.execute(
+                measurements.insert().values(
+                    trial_id=trial_id,
+                    is_final=is_final,
+                    step=measurement.step,
+                    time=time_value,
+                    time_kind=time_kind,
+                )
+            )
+        )
+        rows = []
+        for name, metric in measurement.metrics.items():
+            value, kind = encode_float(metric)
+            rows.append(
+                {"measurement_id": measurement_id, "name": name, "value": value, "kind": kind}
+            )
+        if rows:
+            connection.execute(metric_values.insert(), rows)
+
+
+def _load_measurements(
+    connection: Connection, where: ColumnElement[bool]
+) -> dict[int, tuple[list[Measurement], Measurement | None]]:
+    query = (
+        sa.select(
+            measurements.c.id,
+            measurements.c.trial_id,
+            measurements.c.is_final,
+            measurements.c.step,
+            measurements.c.time,
+            measurements.c.time_kind,
+            metric_values.c.name,
+            metric_values.c.value,
+            metric_values.c.kind,
+        )
+        .select_from(
+            measurements.join(trials, trials.c.id == measurements.c.trial_id).outerjoin(
+                metric_values, metric_values.c.measurement_id == measurements.c.id
+            )
+        )
+        .where(where)
+        .order_by(measurements.c.id, metric_values.c.name)
+    )
+    grouped: dict[int, tuple[Any, dict[str, float]]] = {}
+    for row in connection.execute(query):
+        _, metrics = grouped.setdefault(row.id, (row, {}))
+        if row.name is not None:
+            metrics[row.name] = decode_float(row.value, row.kind)
+    result: dict[int, tuple[list[Measurement], Measurement | None]] = {}
+    for row, metrics in grouped.values():
+        intermediate, _ = result.setdefault(row.trial_id, ([], None))
+        measurement = Measurement(
+            metrics=metrics, step=row.step, time=decode_float(row.time, row.time_kind)
+        )
+        if row.is_final:
+            result[row.trial_id] = (intermediate, measurement)
+        else:
+            intermediate.append(measurement)
+    return result
+
+
+def load_trials(connection: Connection, where: ColumnElement[bool]) -> list[Trial]:
+    """The trials matching ``where`` (a condition on the trials table), by study and number."""
+    query = (
+        sa.select(trials, studies.c.name.label("study_name"))
+        .select_from(trials.join(studies, studies.c.id == trials.c.study_id))
+        .where(where)
+        .order_by(trials.c.study_id, trials.c.number)
+    )
+    rows = connection.execute(query).all()
+    if not rows:
+        return []
+    loaded = _load_measurements(connection, where)
+    result = []
+    for row in rows:
+        intermediate, final = loaded.get(row.id, ([], None))
+        result.append(
+            Trial(
+                id=row.id,
+                study_name=row.study_name,
+                number=row.number,
+                parameters=load_parameters(row.parameters),
+                state=TrialState(row.state),
+                client_id=row.client_id,
+                measurements=tuple(intermediate),
+                final_measurement=final,
+                reason=row.reason,
+                created_at=row.created_at,
+                completed_at=row.completed_at,
+            )
+        )
+    return result
+
+
+def load_trials_by_id(connection: Connection, ids: Collection[int]) -> list[Trial]:
+    """The trials with these ids, by study and number."""
+    ordered = sorted(set(ids))
+    result: list[Trial] = []
+    for start in range(0, len(ordered), _CHUNK):
+        result.extend(load_trials(connection, trials.c.id.in_(ordered[start : start + _CHUNK])))
+    result.sort(key=lambda t: (t.study_name, t.number))
+    return result
