@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tuner.config import StudyConfig
     from tuner.space import ParameterValue
     from tuner.trial import Trial
 
