@@ -10,9 +10,10 @@ Examples:
     >>> try:
     ...     load_experiment({"apiVersion": "v1", "kind": "Experiment", "metadata": {"name": "x"}})
     ... except ExperimentError as exc:
-    ...     print(*exc.errors, sep="\n")
-    apiVersion: must be 'tuner.dev/v1beta1' or 'kubeflow.org/v1beta1', got 'v1'
-    spec: is required
+    ...     for error in exc.errors:
+    ...         print(error.path, "->", error.message)
+    apiVersion -> must be 'tuner.dev/v1beta1' or 'kubeflow.org/v1beta1', got 'v1'
+    spec -> is required
 """
 
 from __future__ import annotations

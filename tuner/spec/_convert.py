@@ -128,23 +128,24 @@ def _parameter(section: ParameterSection) -> Parameter:
     name = section.name
     scale = Scale.LOG if space.distribution is Distribution.LOG_UNIFORM else Scale.LINEAR
     kind = section.parameter_type
-    if kind is ParameterType.DOUBLE:
-        assert space.low is not None and space.high is not None  # checked in _validate
-        return DoubleParameter(
-            name=name,
-            low=float(space.low),
-            high=float(space.high),
-            scale=scale,
-            step=None if space.step is None else float(space.step),
-        )
-    if kind is ParameterType.INT:
-        assert space.low is not None and space.high is not None  # checked in _validate
+    if kind in (ParameterType.DOUBLE, ParameterType.INT):
+        low, high = space.low, space.high
+        if low is None or high is None:
+            raise InvalidArgumentError(f"a {kind.value} parameter needs min and max", field=name)
+        if kind is ParameterType.DOUBLE:
+            return DoubleParameter(
+                name=name,
+                low=float(low),
+                high=float(high),
+                scale=scale,
+                step=None if space.step is None else float(space.step),
+            )
         return IntParameter(
             name=name,
-            low=int(space.low),
-            high=int(space.high),
+            low=_as_int(low, name),
+            high=_as_int(high, name),
             scale=scale,
-            step=1 if space.step is None else int(space.step),
+            step=1 if space.step is None else _as_int(space.step, name),
         )
     values = space.values or []
     if kind is ParameterType.DISCRETE:
@@ -152,6 +153,12 @@ def _parameter(section: ParameterSection) -> Parameter:
     return CategoricalParameter(
         name=name, choices=tuple(repr(v) if isinstance(v, float) else str(v) for v in values)
     )
+
+
+def _as_int(value: float, name: str) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidArgumentError(f"int bounds and step must be integers, got {value}", field=name)
+    return int(value)
 
 
 # -- objective, algorithm, budget ----------------------------------------------------------------

@@ -68,7 +68,9 @@ def check(sections: Sections, errors: ErrorSink) -> None:
         complete = sections.complete_parameters
         check_trial_template(
             sections.trial_template,
-            parameter_names=None if complete is None else [p.name for p in complete],
+            parameter_names=(
+                None if complete is None else list(dict.fromkeys(p.name for p in complete))
+            ),
             errors=errors,
         )
     if sections.metrics_collector is not None:
