@@ -112,6 +112,8 @@ class MeasurementReporter:
         self._n_recorded = 0
         self._n_delivered = 0
         self._n_lost = 0
+        self._n_in_flight = 0
+        self._is_abandoned = False  # close timed out: what the thread still does is not counted
         self._thread = threading.Thread(
             target=self._run, name=f"tuner-reporter-{trial_id}", daemon=True
         )
@@ -147,8 +149,14 @@ class MeasurementReporter:
             time: When it was observed, in seconds since the epoch; None means now.
 
         Raises:
+            InvalidArgumentError: An empty name or a negative step.
             RuntimeError: The reporter is closed.
         """
+        if not name:
+            raise InvalidArgumentError("metric names must not be empty", field="name")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise InvalidArgumentError(f"step must be an integer >= 0, got {step!r}", field="step")
+        value = float(value)
         observed_at = _now() if time is None else time
         with self._lock:
             if self._closing:
@@ -162,7 +170,7 @@ class MeasurementReporter:
                 pending = _Pending(step, observed_at)
                 self._open[step] = pending
                 self._pending.append(pending)
-            pending.metrics[name] = float(value)
+            pending.metrics[name] = value
             pending.time = max(pending.time, observed_at)
             self._n_recorded += 1
             if len(self._pending) >= self._batch_size:
@@ -184,10 +192,13 @@ class MeasurementReporter:
         self._thread.join(timeout)
         with self._lock:
             if self._thread.is_alive():
+                unsent = len(self._pending) + self._n_in_flight
+                self._n_lost += unsent
+                self._is_abandoned = True
                 logger.error(
                     "trial %d: %d measurements still unsent after %.1f s; giving up on them",
                     self._trial_id,
-                    len(self._pending),
+                    unsent,
                     timeout,
                 )
                 return False
@@ -219,17 +230,21 @@ class MeasurementReporter:
                     self._lock.wait(remaining)
                 closing = self._closing
                 batch = self._take_batch()
+                self._n_in_flight = len(batch)
             if not batch:
                 if closing:
                     return
                 continue
             delivered = self._send(batch)
-            self._is_backing_off = not delivered
+            with self._lock:
+                self._n_in_flight = 0
+                self._is_backing_off = not delivered
+                if not delivered and not closing:
+                    self._pending.extendleft(reversed(batch))  # first in line next time
+                    continue
             if not delivered:
-                if closing:
-                    self._give_up(batch + self._take_all())
-                    return
-                self._put_back(batch)
+                self._give_up(batch + self._take_all())
+                return
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -246,10 +261,6 @@ class MeasurementReporter:
             self._pending.clear()
             self._open.clear()
             return rest
-
-    def _put_back(self, batch: list[_Pending]) -> None:
-        with self._lock:
-            self._pending.extendleft(reversed(batch))
 
     def _send(self, batch: list[_Pending]) -> bool:
         """Deliver one batch; False if the service stayed unavailable through the retries."""
@@ -289,6 +300,8 @@ class MeasurementReporter:
         """Called with what cannot be delivered at close; an on-disk spool will keep it."""
         count = len(batch)
         with self._lock:
+            if self._is_abandoned:
+                return
             self._n_lost += count
         logger.error(
             "trial %d: the service is unavailable; %d measurements were not delivered",

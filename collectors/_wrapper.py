@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tuner.backend import Backend
 
 __all__ = [
+    "DEFAULT_FLUSH_TIMEOUT",
     "ENDPOINT_ENV",
     "TOKEN_ENV",
     "TRIAL_ID_ENV",
@@ -49,7 +50,7 @@ _MAX_LINE = 1024 * 1024
 """A line longer than this is read in pieces, so a stream without line ends cannot fill memory."""
 _DRAIN_TIMEOUT = 5.0
 """Seconds to keep reading after the command exits, while its descendants hold the output open."""
-_CLOSE_TIMEOUT = 60.0
+DEFAULT_FLUSH_TIMEOUT = 60.0
 """Most seconds to spend delivering the last measurements after the command exits."""
 _CLIENT_TIMEOUT = 10.0
 _EXIT_USAGE = 2
@@ -106,6 +107,7 @@ def run_stdout_collector(
     formats: Iterable[str] = (),
     json_lines: bool = False,
     environ: Mapping[str, str] | None = None,
+    flush_timeout: float = DEFAULT_FLUSH_TIMEOUT,
 ) -> int:
     """Run ``command``, copy its output to stdout, report its metrics; the main thread only.
 
@@ -124,6 +126,8 @@ def run_stdout_collector(
         formats: Metric line formats; empty means the default ``name=value`` pairs.
         json_lines: Read each line as a JSON object instead.
         environ: The environment to read and pass on; None means ``os.environ``.
+        flush_timeout: Most seconds to spend delivering the last measurements once the
+            command has exited, while the service is unavailable.
 
     Returns:
         The command's exit code; 128 + N when signal N killed it; 127 when it was not
@@ -175,7 +179,7 @@ def run_stdout_collector(
     finally:
         delivered = True
         if reporter is not None:
-            delivered = reporter.close(_CLOSE_TIMEOUT)
+            delivered = reporter.close(flush_timeout)
         _close_backend(backend)
     _log_summary(parser, pump, reporter, delivered)
     return returncode if returncode >= 0 else 128 - returncode
@@ -381,6 +385,16 @@ def _build_parser() -> argparse.ArgumentParser:
     style.add_argument(
         "--json", dest="json_lines", action="store_true", help="read each line as a JSON object"
     )
+    stdout.add_argument(
+        "--flush-timeout",
+        type=float,
+        default=DEFAULT_FLUSH_TIMEOUT,
+        metavar="SECONDS",
+        help=(
+            "most seconds to spend delivering the last measurements after COMMAND exits "
+            "(default: %(default)s)"
+        ),
+    )
     return parser
 
 
@@ -417,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metric_names=namespace.metric_names,
             formats=namespace.formats,
             json_lines=namespace.json_lines,
+            flush_timeout=namespace.flush_timeout,
         )
     except InvalidArgumentError as error:
         logger.error("%s", error)

@@ -244,3 +244,14 @@ def test_close_times_out_on_a_hung_service() -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(InvalidArgumentError):
         MeasurementReporter(as_backend(RecordingBackend()), 1, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "step"), [("", None), ("loss", -1), ("loss", True)])
+def test_bad_observations_are_refused(name: str, step: int | None) -> None:
+    backend = RecordingBackend()
+    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=60)
+    with pytest.raises(InvalidArgumentError):
+        reporter.record(name, 1.0, step=step)
+    reporter.record("loss", 1.0)
+    assert reporter.close()
+    assert summary(backend.measurements) == [(1, {"loss": 1.0})]
