@@ -177,15 +177,19 @@ def run_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) 
     processes = [context.Process(target=target, args=(*a, barrier, results)) for a in args]
     for process in processes:
         process.start()
-    collected = []
+    collected: list[Any] = []
     try:
-        for _ in processes:
-            collected.append(results.get(timeout=60))
-    except queue.Empty:
-        pytest.fail("a worker process gave no result; see its stderr")
+        while len(collected) < len(processes):
+            try:
+                collected.append(results.get(timeout=1))
+            except queue.Empty:
+                if all(not p.is_alive() for p in processes) and results.empty():
+                    pytest.fail("a worker process died without a result; see its stderr")
     finally:
         for process in processes:
             process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
     assert [p.exitcode for p in processes] == [0] * len(processes)
     return collected
 
@@ -681,7 +685,7 @@ class TestStore:
         n = len(handed)
         assert len({trial_id for trial_id, _, _ in handed}) == n
         assert sorted(number for _, number, _ in handed) == list(range(n))
-        assert sorted(x for _, _, x in handed) == list(range(n))  # type: ignore[type-var]
+        assert sorted(x for _, _, x in handed) == list(range(n))
         assert [t.number for t in store.list_trials("s")] == list(range(n))
 
     def test_processes_opening_one_new_database_at_once(self, store_url: str) -> None:

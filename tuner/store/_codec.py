@@ -57,7 +57,7 @@ class FloatKind(enum.IntEnum):
     """MySQL and SQLite store ``-0.0`` as ``0.0``."""
 
 
-def encode_float(value: float) -> tuple[float | None, int]:
+def encode_float(value: float) -> tuple[float | None, FloatKind]:
     """Split a float into a DOUBLE column value (None unless finite) and its kind.
 
     Finite values, negative zero included, keep a numeric column value, so SQL can rank
@@ -65,9 +65,9 @@ def encode_float(value: float) -> tuple[float | None, int]:
 
     Examples:
         >>> encode_float(float("-inf"))
-        (None, 3)
+        (None, <FloatKind.NEGATIVE_INFINITY: 3>)
         >>> encode_float(-0.0)
-        (0.0, 4)
+        (0.0, <FloatKind.NEGATIVE_ZERO: 4>)
     """
     if math.isnan(value):
         return None, FloatKind.NAN

@@ -8,9 +8,14 @@ offline mode.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from alembic import context
 
 from tuner.store._schema import VERSION_TABLE, metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 def _run_offline() -> None:
@@ -43,9 +48,9 @@ def _run_online() -> None:
         _run_with(connection)
 
 
-def _run_with(connection: object) -> None:
+def _run_with(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=metadata,
         version_table=VERSION_TABLE,
     )
@@ -53,7 +58,10 @@ def _run_with(connection: object) -> None:
         context.run_migrations()
 
 
-if context.is_offline_mode():
-    _run_offline()
-else:
-    _run_online()
+# Alembic executes this file (as module ``env_py``); an ordinary import, say by pytest
+# collecting doctests, must not run migrations.
+if __name__ == "env_py":
+    if context.is_offline_mode():
+        _run_offline()
+    else:
+        _run_online()
