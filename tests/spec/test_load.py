@@ -321,3 +321,15 @@ def test_unreferenced_parameter_is_a_warning(
 
 def _head() -> dict[str, Any]:
     return {"apiVersion": "tuner.dev/v1beta1", "kind": "Experiment", "metadata": {"name": "x"}}
+
+
+def test_no_warning_for_an_invalid_document(
+    document: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    del document["spec"]["trialTemplate"]["trialParameters"][1]
+    document["spec"]["maxTrialCount"] = 0
+
+    with caplog.at_level(logging.WARNING, logger="tuner.spec"), pytest.raises(ExperimentError):
+        load_experiment(document)
+
+    assert caplog.text == ""

@@ -67,6 +67,7 @@ def load_experiment(source: str | os.PathLike[str] | Mapping[str, Any]) -> Exper
     experiment = _build(read.data, errors)
     if errors or experiment is None:
         raise ExperimentError(_field_errors(errors, read), source=read.name)
+    _warn_unreferenced(experiment)
     logger.debug("loaded experiment %s/%s", experiment.namespace, experiment.name)
     return experiment
 
@@ -110,6 +111,21 @@ def _build(data: Any, errors: ErrorSink) -> Experiment | None:
         ),
         document=data,
     )
+
+
+def _warn_unreferenced(experiment: Experiment) -> None:
+    """A search parameter no trialParameter references never reaches the trial's command."""
+    referenced = {
+        p.reference for p in experiment.trial_template.trial_parameters if not p.metadata_reference
+    }
+    unreferenced = [name for name in experiment.space.names if name not in referenced]
+    if unreferenced:
+        logger.warning(
+            "experiment %s: no trialParameter references the search parameter(s) %s, so the "
+            "trials do not receive their values through the trialSpec",
+            experiment.name,
+            ", ".join(unreferenced),
+        )
 
 
 def _check_algorithm(config: StudyConfig, section: AlgorithmSection, errors: ErrorSink) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,8 +18,6 @@ from tuner.spec._trial_template import (
 )
 
 __all__ = ["check_trial_template"]
-
-logger = logging.getLogger(__name__)
 
 _TEMPLATE: Loc = ("spec", "trialTemplate")
 _TRIAL_SPEC: Loc = (*_TEMPLATE, "trialSpec")
@@ -196,7 +193,6 @@ def _check_trial_parameters(
 ) -> None:
     at: Loc = (*_TEMPLATE, "trialParameters")
     defined: dict[str, int] = {}
-    referenced: set[str] = set()
     for index, spec in enumerate(template.trial_parameters):
         parameter = TrialParameter(
             name=spec.name, reference=spec.reference, description=spec.description
@@ -213,8 +209,6 @@ def _check_trial_parameters(
         problem = _reference_problem(parameter, job, parameter_names)
         if problem is not None:
             errors.add((*at, index, "reference"), problem)
-        if parameter.metadata_reference is None:
-            referenced.add(spec.reference)
     used: set[str] = set()
     for loc, text in iter_strings(job, _TRIAL_SPEC):
         for match in PLACEHOLDER.finditer(text):
@@ -238,14 +232,6 @@ def _check_trial_parameters(
                 (*at, index, "name"),
                 f"{name!r} is not used: spec.trialTemplate.trialSpec has no "
                 f"${{trialParameters.{name}}}",
-            )
-    if parameter_names is not None:
-        unused = [name for name in parameter_names if name not in referenced]
-        if unused:
-            logger.warning(
-                "no trialParameter references the search parameter(s) %s: the trials "
-                "will not receive their values through the trialSpec",
-                ", ".join(unused),
             )
 
 
