@@ -114,11 +114,16 @@ def run_stdout_collector(
     The command runs in this process's group, with this environment plus
     ``PYTHONUNBUFFERED=1`` (unless set), so a Python trial's lines arrive as printed. Its
     stdout and stderr both go through this process's stdout, byte for byte. SIGTERM and
-    SIGINT are forwarded to it, except a SIGINT from the terminal, which reaches it
-    directly. Every value of ``metric_names`` is reported for the trial
-    ``TUNER_TRIAL_ID`` to the service at ``TUNER_SERVICE_ENDPOINT`` (with the bearer token
-    ``TUNER_SERVICE_TOKEN``, if set); without an endpoint the lines are only parsed and
-    counted. All measurements are delivered (or given up on) before it returns.
+    SIGINT are forwarded to it, so it gets them where only this process is signalled (a
+    container runtime signals PID 1), except a SIGINT while this process group is a
+    terminal's foreground (Ctrl-C reached the command already). A signal sent to the
+    whole group (``LocalRunner.stop``) reaches the command twice, directly and forwarded;
+    a handler that acts once (sets a flag, or ignores further signals) sees no difference.
+
+    Every value of ``metric_names`` is reported for the trial ``TUNER_TRIAL_ID`` to the
+    service at ``TUNER_SERVICE_ENDPOINT`` (with the bearer token ``TUNER_SERVICE_TOKEN``, if
+    set); without an endpoint the lines are only parsed and counted. All measurements are
+    delivered (or given up on, after ``flush_timeout``) before it returns.
 
     Args:
         command: The command and its arguments.
@@ -146,42 +151,53 @@ def run_stdout_collector(
     child_env = {**env}
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     pump = _OutputPump(parser, reporter)
+    # The handlers stay through the last deliveries: a SIGTERM then must not cut them short
+    # (forwarding it to the ended command does nothing; a runner's SIGKILL still ends all).
+    with _SignalForwarder() as forwarder:
+        try:
+            exit_code = _run_command(command, child_env, pump, forwarder)
+        finally:
+            delivered = True
+            if reporter is not None:
+                delivered = reporter.close(flush_timeout)
+            _close_backend(backend)
+    if pump.is_started:
+        _log_summary(parser, pump, reporter, delivered)
+    return exit_code
+
+
+def _run_command(
+    command: tuple[str, ...],
+    env: Mapping[str, str],
+    pump: _OutputPump,
+    forwarder: _SignalForwarder,
+) -> int:
+    """Run the command to its end with its output through ``pump``; its exit code."""
+    if forwarder.received:
+        logger.warning("signalled before the command started; not starting it")
+        return 128 + forwarder.received[0]
     try:
-        with _SignalForwarder() as forwarder:
-            if forwarder.received:
-                logger.warning("signalled before the command started; not starting it")
-                return 128 + forwarder.received[0]
-            try:
-                process = subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env
-                )
-            except OSError as error:
-                logger.error("cannot run %r: %s", command[0], error.strerror or error)
-                if isinstance(error, FileNotFoundError):
-                    return _EXIT_NOT_FOUND
-                return _EXIT_NOT_EXECUTABLE
-            forwarder.attach(process)
-            assert process.stdout is not None
-            reader = threading.Thread(
-                target=pump.run, args=(process.stdout,), name="tuner-collector-reader"
-            )
-            reader.daemon = True
-            reader.start()
-            returncode = process.wait()
-        reader.join(_DRAIN_TIMEOUT)
-        if reader.is_alive():
-            logger.warning(
-                "the command exited but its output is still open (a process it started "
-                "holds it); stopped reading after %.0f s",
-                _DRAIN_TIMEOUT,
-            )
-            pump.stop()
-    finally:
-        delivered = True
-        if reporter is not None:
-            delivered = reporter.close(flush_timeout)
-        _close_backend(backend)
-    _log_summary(parser, pump, reporter, delivered)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+        )
+    except OSError as error:
+        logger.error("cannot run %r: %s", command[0], error.strerror or error)
+        return _EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else _EXIT_NOT_EXECUTABLE
+    forwarder.attach(process)
+    assert process.stdout is not None
+    reader = threading.Thread(
+        target=pump.run, args=(process.stdout,), name="tuner-collector-reader", daemon=True
+    )
+    reader.start()
+    returncode = process.wait()
+    reader.join(_DRAIN_TIMEOUT)
+    if reader.is_alive():
+        logger.warning(
+            "the command exited but its output is still open (a process it started holds "
+            "it); stopped reading after %g s",
+            _DRAIN_TIMEOUT,
+        )
+        pump.stop()
     return returncode if returncode >= 0 else 128 - returncode
 
 
@@ -222,6 +238,7 @@ class _OutputPump:
         self._reporter = reporter
         self._sink: BinaryIO | None = getattr(sys.stdout, "buffer", None)
         self._stopped = threading.Event()
+        self.is_started = False
         self.counts: Counter[str] = Counter()
 
     def stop(self) -> None:
@@ -229,6 +246,7 @@ class _OutputPump:
         self._stopped.set()
 
     def run(self, source: BinaryIO) -> None:
+        self.is_started = True
         fd = source.fileno()
         partial = b""
         while True:
@@ -332,11 +350,12 @@ def _log_summary(
         )
     missing = sorted(parser.metric_names - set(counts))
     if missing:
-        logger.warning(
-            "no value of %s in the output; does it print 'name=value' lines%s?",
-            ", ".join(missing),
-            " as JSON" if parser.is_json_lines else " in the metrics format",
+        expected = (
+            "JSON objects with those keys, one per line"
+            if parser.is_json_lines
+            else "lines matching the metrics format (by default name=value pairs)"
         )
+        logger.warning("no value of %s in the output; expected %s", ", ".join(missing), expected)
     if parser.n_unparseable:
         examples = ", ".join(f"{v.name}={v.text!r}" for v in parser.unparseable_examples)
         logger.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import select
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tuner.collectors import wrap_with_stdout_collector
+from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
 
 from tuner.config import AlgorithmSpec, Direction, Objective, StudyConfig
 from tuner.errors import InvalidArgumentError
@@ -563,3 +564,22 @@ def test_local_runner_stops_a_collected_trial(service: Service, tmp_path: Path) 
         assert service.measurements(trial.id) == [(1, {"loss": 0.125})]
     finally:
         runner.close()
+
+
+def test_a_descendant_holding_the_output_open_does_not_hold_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+    capfdbinary: pytest.CaptureFixture[bytes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tuner.collectors import _wrapper
+
+    monkeypatch.setattr(_wrapper, "_DRAIN_TIMEOUT", 0.2)
+    caplog.set_level(logging.INFO, logger="tuner")
+    command = ["sh", "-c", 'sleep 30 & echo "pid=$!"; echo loss=1; exit 3']
+    exit_code = run_stdout_collector(command, metric_names=["loss"], environ=environment(None))
+    output = capfdbinary.readouterr().out
+    os.kill(int(output.split(b"pid=")[1].split()[0]), signal.SIGKILL)
+    assert exit_code == 3
+    assert b"loss=1\n" in output
+    assert "its output is still open" in caplog.text
+    assert "metric values read: loss: 1 (reported nowhere)" in caplog.text
