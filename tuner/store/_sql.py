@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -36,40 +36,26 @@ from tuner.store._codec import (
     encode_float,
     load_config,
 )
-from tuner.store._context import SqlSuggestionContext
-from tuner.store._schema import measurements, studies, trials
+from tuner.store._schema import studies, trials
+from tuner.store._studies import find_study, lock_study, study_info, study_not_found
+from tuner.store._suggest import hand_out
 from tuner.store._trials import (
     check_measurements,
     insert_measurements,
-    inserted_id,
+    insert_trial,
     load_trials,
     load_trials_by_id,
+    replace_final_measurement,
 )
 from tuner.trial import Measurement, Trial, TrialState
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Row
-
     from tuner.space import ParameterValue
     from tuner.store._engine import Database
 
 __all__ = ["SqlStore"]
 
 logger = logging.getLogger(__name__)
-
-
-def _study_info(row: Row[Any]) -> StudyInfo:
-    return StudyInfo(
-        name=row.name,
-        config=load_config(row.config),
-        state=StudyState(row.state),
-        reason=row.reason,
-        created_at=row.created_at,
-    )
-
-
-def _study_not_found(name: str) -> NotFoundError:
-    return NotFoundError(f"study {name!r} not found")
 
 
 def _trial_not_found(trial_id: int) -> NotFoundError:
@@ -106,7 +92,7 @@ class SqlStore(Store):
         config_text = dump_config(config)
         try:
             with self._database.write() as connection:
-                if self._find_study(connection, name) is not None:
+                if find_study(connection, name) is not None:
                     raise AlreadyExistsError(f"study {name!r} already exists")
                 connection.execute(
                     studies.insert().values(
@@ -126,35 +112,35 @@ class SqlStore(Store):
     def get_study(self, name: str) -> StudyInfo:
         """The study of that name; ``NotFoundError`` if there is none."""
         with self._database.read() as connection:
-            row = self._find_study(connection, name)
+            row = find_study(connection, name)
         if row is None:
-            raise _study_not_found(name)
-        return _study_info(row)
+            raise study_not_found(name)
+        return study_info(row)
 
     def list_studies(self) -> list[StudyInfo]:
         """All studies, oldest first."""
         with self._database.read() as connection:
             rows = connection.execute(sa.select(studies).order_by(studies.c.id)).all()
-        return [_study_info(row) for row in rows]
+        return [study_info(row) for row in rows]
 
     def delete_study(self, name: str) -> None:
         """Delete a study with its trials and measurements; ``NotFoundError`` if there is none."""
         with self._database.write() as connection:
             deleted = connection.execute(studies.delete().where(studies.c.name == name)).rowcount
         if deleted == 0:
-            raise _study_not_found(name)
+            raise study_not_found(name)
         logger.info("deleted study %r", name)
 
     def set_study_state(self, name: str, state: StudyState, reason: str = "") -> StudyInfo:
         """Change a study's state and reason; ``NotFoundError`` if there is none."""
         with self._database.write() as connection:
-            row = self._lock_study(connection, name)
+            row = lock_study(connection, name)
             connection.execute(
                 studies.update()
                 .where(studies.c.id == row.id)
                 .values(state=state.value, reason=reason)
             )
-            info = _study_info(row)
+            info = study_info(row)
         logger.info("study %r is now %s", name, state.value)
         return StudyInfo(
             name=info.name,
@@ -184,27 +170,9 @@ class SqlStore(Store):
             raise InvalidArgumentError(f"count must be >= 1, got {count}", field="count")
         check_name(client_id, "client_id", allow_empty=True)
         with self._database.write() as connection:
-            row = self._lock_study(connection, study_name)
-            if row.state != StudyState.ACTIVE.value:
-                raise FailedPreconditionError(
-                    f"study {study_name!r} is {row.state}; only an ACTIVE study hands out trials"
-                )
-            if client_id:
-                held = load_trials(
-                    connection,
-                    sa.and_(
-                        trials.c.study_id == row.id,
-                        trials.c.client_id == client_id,
-                        trials.c.state.in_((TrialState.ACTIVE.value, TrialState.STOPPING.value)),
-                    ),
-                )
-                if held:
-                    return held
-            handed_out = self._activate_requested(connection, row.id, count, client_id)
-            missing = count - len(handed_out)
-            if missing > 0:
-                handed_out += self._insert_generated(connection, row, missing, client_id, generate)
-            result = load_trials_by_id(connection, handed_out)
+            result = hand_out(
+                connection, lock_study(connection, study_name), count, client_id, generate
+            )
         logger.debug("study %r handed out trials %s", study_name, [t.id for t in result])
         return result
 
@@ -218,14 +186,12 @@ class SqlStore(Store):
         """
         parameters_text = dump_parameters(parameters)
         with self._database.write() as connection:
-            row = self._lock_study(connection, study_name)
+            row = lock_study(connection, study_name)
             try:
                 load_config(row.config).space.check(parameters)
             except InvalidArgumentError as exc:
                 raise InvalidArgumentError(exc.message, field=f"parameters.{exc.field}") from exc
-            trial_id = self._insert_trial(
-                connection, row.id, parameters_text, TrialState.REQUESTED, ""
-            )
+            trial_id = insert_trial(connection, row.id, parameters_text, TrialState.REQUESTED, "")
             (trial,) = load_trials_by_id(connection, [trial_id])
         return trial
 
@@ -242,9 +208,9 @@ class SqlStore(Store):
     ) -> list[Trial]:
         """The study's trials by number, optionally only those in ``states``."""
         with self._database.read() as connection:
-            row = self._find_study(connection, study_name)
+            row = find_study(connection, study_name)
             if row is None:
-                raise _study_not_found(study_name)
+                raise study_not_found(study_name)
             where = trials.c.study_id == row.id
             if states is not None:
                 where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
@@ -326,13 +292,7 @@ class SqlStore(Store):
                     completed_at=time.time() if state.is_finished else None,
                 )
             )
-            connection.execute(
-                measurements.delete().where(
-                    measurements.c.trial_id == trial_id, measurements.c.is_final.is_(True)
-                )
-            )
-            if final_measurement is not None:
-                insert_measurements(connection, trial_id, [final_measurement], is_final=True)
+            replace_final_measurement(connection, trial_id, final_measurement)
             (trial,) = load_trials_by_id(connection, [trial_id])
         logger.debug("trial %d: %s -> %s", trial_id, current.value, state.value)
         return trial
@@ -343,9 +303,9 @@ class SqlStore(Store):
         NaN and infinite values are never optimal; neither is a trial without a value.
         """
         with self._database.read() as connection:
-            row = self._find_study(connection, study_name)
+            row = find_study(connection, study_name)
             if row is None:
-                raise _study_not_found(study_name)
+                raise study_not_found(study_name)
             objective = load_config(row.config).objective
             ranked = sa.and_(
                 trials.c.study_id == row.id,
@@ -360,95 +320,3 @@ class SqlStore(Store):
             if best is None:
                 return []
             return load_trials(connection, sa.and_(ranked, trials.c.objective_value == best))
-
-    # Helpers
-
-    @staticmethod
-    def _find_study(connection: Connection, name: str) -> Row[Any] | None:
-        return connection.execute(sa.select(studies).where(studies.c.name == name)).first()
-
-    @staticmethod
-    def _lock_study(connection: Connection, name: str) -> Row[Any]:
-        row = connection.execute(
-            sa.select(studies).where(studies.c.name == name).with_for_update()
-        ).first()
-        if row is None:
-            raise _study_not_found(name)
-        return row
-
-    @staticmethod
-    def _insert_trial(
-        connection: Connection,
-        study_id: int,
-        parameters_text: str,
-        state: TrialState,
-        client_id: str,
-    ) -> int:
-        last = connection.execute(
-            sa.select(sa.func.max(trials.c.number)).where(trials.c.study_id == study_id)
-        ).scalar()
-        result = connection.execute(
-            trials.insert().values(
-                study_id=study_id,
-                number=0 if last is None else last + 1,
-                state=state.value,
-                client_id=client_id,
-                parameters=parameters_text,
-                reason="",
-                created_at=time.time(),
-            )
-        )
-        return inserted_id(result)
-
-    @staticmethod
-    def _activate_requested(
-        connection: Connection, study_id: int, count: int, client_id: str
-    ) -> list[int]:
-        # FOR UPDATE reads the rows' current state even if they changed since our snapshot.
-        ids = list(
-            connection.execute(
-                sa.select(trials.c.id)
-                .where(
-                    trials.c.study_id == study_id,
-                    trials.c.state == TrialState.REQUESTED.value,
-                )
-                .order_by(trials.c.number)
-                .limit(count)
-                .with_for_update()
-            ).scalars()
-        )
-        if ids:
-            connection.execute(
-                trials.update()
-                .where(trials.c.id.in_(ids), trials.c.state == TrialState.REQUESTED.value)
-                .values(state=TrialState.ACTIVE.value, client_id=client_id)
-            )
-        return ids
-
-    def _insert_generated(
-        self,
-        connection: Connection,
-        study: Row[Any],
-        missing: int,
-        client_id: str,
-        generate: TrialGenerator,
-    ) -> list[int]:
-        context = SqlSuggestionContext(connection, _study_info(study), study.id)
-        try:
-            generated = list(generate(context, missing))
-        finally:
-            context.close()
-        if len(generated) > missing:
-            logger.warning(
-                "study %r: the generator returned %d trials for %d asked; keeping the first %d",
-                study.name,
-                len(generated),
-                missing,
-                missing,
-            )
-            del generated[missing:]
-        texts = [dump_parameters(parameters) for parameters in generated]
-        return [
-            self._insert_trial(connection, study.id, text, TrialState.ACTIVE, client_id)
-            for text in texts
-        ]

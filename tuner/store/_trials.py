@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,11 @@ __all__ = [
     "FINISHED_STATES",
     "check_measurements",
     "insert_measurements",
+    "insert_trial",
     "inserted_id",
     "load_trials",
     "load_trials_by_id",
+    "replace_final_measurement",
 ]
 
 FINISHED_STATES = tuple(s.value for s in TrialState if s.is_finished)
@@ -37,6 +40,32 @@ def inserted_id(result: CursorResult[Any]) -> int:
         raise RuntimeError("the database returned no primary key for an insert")
     value: int = key[0]
     return value
+
+
+def insert_trial(
+    connection: Connection,
+    study_id: int,
+    parameters_text: str,
+    state: TrialState,
+    client_id: str,
+) -> int:
+    """Insert a trial numbered after the study's last; the caller holds the study's lock."""
+    last = connection.execute(
+        sa.select(sa.func.max(trials.c.number)).where(trials.c.study_id == study_id)
+    ).scalar()
+    return inserted_id(
+        connection.execute(
+            trials.insert().values(
+                study_id=study_id,
+                number=0 if last is None else last + 1,
+                state=state.value,
+                client_id=client_id,
+                parameters=parameters_text,
+                reason="",
+                created_at=time.time(),
+            )
+        )
+    )
 
 
 def check_measurements(items: Iterable[Measurement]) -> None:
@@ -72,6 +101,19 @@ def insert_measurements(
             )
         if rows:
             connection.execute(metric_values.insert(), rows)
+
+
+def replace_final_measurement(
+    connection: Connection, trial_id: int, final: Measurement | None
+) -> None:
+    """Set a trial's final measurement, or remove it for None."""
+    connection.execute(
+        measurements.delete().where(
+            measurements.c.trial_id == trial_id, measurements.c.is_final == sa.true()
+        )
+    )
+    if final is not None:
+        insert_measurements(connection, trial_id, [final], is_final=True)
 
 
 def _load_measurements(
