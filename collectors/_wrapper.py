@@ -289,10 +289,11 @@ class _OutputPump:
 
 
 class _SignalForwarder:
-    """Forwards SIGTERM and SIGINT to the child; remembers those that come before it."""
+    """Forwards SIGTERM and SIGINT to the child; holds those that come before it starts."""
 
     def __init__(self) -> None:
         self.received: list[int] = []
+        self._held: list[int] = []
         self._process: subprocess.Popen[bytes] | None = None
         self._previous: dict[int, _Handler] = {}
 
@@ -306,13 +307,15 @@ class _SignalForwarder:
             signal.signal(signum, handler)
 
     def attach(self, process: subprocess.Popen[bytes]) -> None:
-        self._process = process
-        for signum in self.received:
-            self._forward(signum)
+        self._process = process  # from here on, the handler forwards by itself
+        while self._held:
+            self._forward(self._held.pop(0))
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
-        if self._process is not None:
+        if self._process is None:
+            self._held.append(signum)
+        else:
             self._forward(signum)
 
     def _forward(self, signum: int) -> None:
