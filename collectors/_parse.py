@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from tuner.errors import InvalidArgumentError
@@ -153,7 +153,7 @@ class MetricLineParser:
         formats: Iterable[str] = (DEFAULT_FORMAT,),
         json_lines: bool = False,
     ) -> None:
-        self._metric_names: Collection[str] = frozenset(metric_names)
+        self._metric_names = frozenset(metric_names)
         if not self._metric_names or not all(self._metric_names):
             raise InvalidArgumentError(
                 "at least one non-empty metric name is needed", field="metric_names"
@@ -171,7 +171,7 @@ class MetricLineParser:
     @property
     def metric_names(self) -> frozenset[str]:
         """The metrics this parser reads."""
-        return frozenset(self._metric_names)
+        return self._metric_names
 
     @property
     def is_json_lines(self) -> bool:
