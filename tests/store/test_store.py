@@ -6,6 +6,7 @@ fixtures of ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import queue
@@ -698,14 +699,19 @@ class TestStore:
         finally:
             store.close()
 
-    def test_data_survives_reopening(self, store: Store, store_url: str) -> None:
+    def test_reopening_keeps_the_data_and_migrates_nothing(
+        self, store: Store, store_url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
         info = store.create_study("s", full_config())
         store.close()
-        reopened = open_store(store_url)
+        with caplog.at_level(logging.DEBUG):
+            reopened = open_store(store_url)
         try:
             assert reopened.list_studies() == [info]
         finally:
             reopened.close()
+        migrating = [r for r in caplog.records if r.name.startswith(("alembic", "tuner.store"))]
+        assert [r.getMessage() for r in migrating if "upgrad" in r.getMessage().lower()] == []
 
     def test_migrations_build_exactly_the_schema(self, store: Store, store_url: str) -> None:
         import sqlalchemy as sa
