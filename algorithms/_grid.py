@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from tuner.algorithms._algorithm_settings import GridSettings
 from tuner.algorithms._axes import GridSpace
 from tuner.algorithms._base import Designer
-
 from tuner.errors import InvalidArgumentError
 from tuner.space import DoubleParameter
 

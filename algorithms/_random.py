@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from tuner.algorithms._algorithm_settings import RandomSettings
 from tuner.algorithms._axes import Axis, GridSpace, axis_of
 from tuner.algorithms._base import Designer
-
 from tuner.space import DoubleParameter, IntParameter, Scale
 
 if TYPE_CHECKING:

@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tuner.algorithms._algorithm_settings import GridSettings, RandomSettings
 from tuner.algorithms._settings import Settings, parse_settings
-
 from tuner.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from tuner.algorithms._base import Designer
-
     from tuner.config import StudyConfig
 
 __all__ = [

@@ -7,9 +7,9 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tuner.algorithms._axes import GridSpace, axis_of
 from tuner.algorithms.testing import grid_size, points, search_spaces
-
 from tuner.space import (
     CategoricalParameter,
     DiscreteParameter,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tuner.algorithms import Designer, check_algorithm, make_designer, registered_algorithms
 from tuner.algorithms.testing import (
     History,
@@ -19,7 +20,6 @@ from tuner.algorithms.testing import (
     search_spaces,
     study_config,
 )
-
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tuner.algorithms import make_designer
 from tuner.algorithms._algorithm_settings import GridSettings
 from tuner.algorithms._grid import GridDesigner
@@ -18,7 +19,6 @@ from tuner.algorithms.testing import (
     search_spaces,
     study_config,
 )
-
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tuner.algorithms import make_designer
 from tuner.algorithms._algorithm_settings import RandomSettings
 from tuner.algorithms._random import RandomDesigner
 from tuner.algorithms.testing import histories, point_key, search_spaces, study_config
-
 from tuner.space import (
     CategoricalParameter,
     DiscreteParameter,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 import tuner.algorithms
 from tuner.algorithms import (
     Designer,
@@ -18,7 +19,6 @@ from tuner.algorithms import (
 )
 from tuner.algorithms._registry import designer_class
 from tuner.algorithms.testing import study_config
-
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,

@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass
 
 import pytest
-from tuner.algorithms import SettingInfo, Settings, describe_settings, parse_settings, setting
 
+from tuner.algorithms import SettingInfo, Settings, describe_settings, parse_settings, setting
 from tuner.errors import InvalidArgumentError
 
 
@@ -24,7 +24,7 @@ class ExampleSettings(Settings):
     multivariate: bool = setting(False, description="Model parameters jointly.")
     name: str = setting("tuner", description="A free text.")
     # ruff cannot tell that setting() is a field specifier unless the type is immutable.
-    restart_strategy: Strategy = setting(Strategy.IPOP, description="How to restart.")  # noqa: RUF009
+    restart_strategy: Strategy = setting(Strategy.IPOP, description="How to restart.")
     random_state: int | None = setting(None, ge=0, description="Seed.")
 
 
@@ -174,7 +174,7 @@ def test_declaring_a_setting_needs_a_description_and_a_known_type() -> None:
 
     @dataclass(frozen=True, slots=True, kw_only=True)
     class ListSettings(Settings):
-        values: list = setting(None, description="Unsupported.")  # type: ignore[type-arg]  # noqa: RUF009
+        values: list = setting(None, description="Unsupported.")  # type: ignore[type-arg]
 
     with pytest.raises(TypeError, match="unsupported"):
         parse_settings(ListSettings, {})

@@ -6,6 +6,7 @@ import math
 import re
 
 import pytest
+
 from tuner.collectors import (
     DEFAULT_FORMAT,
     MetricLineParser,
@@ -14,7 +15,6 @@ from tuner.collectors import (
     parse_number,
     strip_ansi,
 )
-
 from tuner.errors import InvalidArgumentError
 
 KATIB_DEFAULT = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 import pytest
-from tuner.collectors import MeasurementReporter
 
+from tuner.collectors import MeasurementReporter
 from tuner.errors import FailedPreconditionError, InvalidArgumentError, UnavailableError
 from tuner.trial import Measurement
 

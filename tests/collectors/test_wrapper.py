@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
 
+from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
 from tuner.config import AlgorithmSpec, Direction, Objective, StudyConfig
 from tuner.errors import InvalidArgumentError
 from tuner.runners import LocalRunner, ProcessCommand, RunPhase

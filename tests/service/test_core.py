@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from tuner.algorithms import Designer, make_designer
 
+from tuner.algorithms import Designer, make_designer
 from tuner.backend import Backend
 from tuner.config import (
     AlgorithmSpec,
