@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from tuner.collectors._orphan import stop_when_orphaned
 from tuner.collectors._parse import DEFAULT_FORMAT, MetricLineParser
 from tuner.collectors._reporter import MeasurementReporter
-
 from tuner.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def wrap_with_stdout_collector(
     metric_names: Iterable[str],
     formats: Iterable[str] = (),
     json_lines: bool = False,
+    exit_with_parent: bool = False,
 ) -> tuple[str, ...]:
     """The command line that runs ``argv`` under the StdOut collector of this interpreter.
 
@@ -73,6 +74,8 @@ def wrap_with_stdout_collector(
         formats: Metric line formats (Katib's ``metricsFormat``); empty means
             :data:`~tuner.collectors.DEFAULT_FORMAT`.
         json_lines: Read each line as a JSON object instead; excludes ``formats``.
+        exit_with_parent: Stop the command when the process that started the collector
+            dies (a local runner's controller), so the trial does not run on unobserved.
 
     Returns:
         ``(sys.executable, "-m", "tuner.collectors", "stdout", ..., "--", *argv)``.
@@ -97,6 +100,8 @@ def wrap_with_stdout_collector(
     options += [f"--format={regex}" for regex in formats]
     if json_lines:
         options.append("--json")
+    if exit_with_parent:
+        options.append("--exit-with-parent")
     return (sys.executable, "-m", "tuner.collectors", "stdout", *options, "--", *argv)
 
 
@@ -108,6 +113,7 @@ def run_stdout_collector(
     json_lines: bool = False,
     environ: Mapping[str, str] | None = None,
     flush_timeout: float = DEFAULT_FLUSH_TIMEOUT,
+    exit_with_parent: bool = False,
 ) -> int:
     """Run ``command``, copy its output to stdout, report its metrics; the main thread only.
 
@@ -133,6 +139,8 @@ def run_stdout_collector(
         environ: The environment to read and pass on; None means ``os.environ``.
         flush_timeout: Most seconds to spend delivering the last measurements once the
             command has exited, while the service is unavailable.
+        exit_with_parent: Stop the command (SIGTERM, then SIGKILL) when this process's
+            parent dies.
 
     Returns:
         The command's exit code; 128 + N when signal N killed it; 127 when it was not
@@ -155,7 +163,7 @@ def run_stdout_collector(
     # (forwarding it to the ended command does nothing; a runner's SIGKILL still ends all).
     with _SignalForwarder() as forwarder:
         try:
-            exit_code = _run_command(command, child_env, pump, forwarder)
+            exit_code = _run_command(command, child_env, pump, forwarder, exit_with_parent)
         finally:
             delivered = True
             if reporter is not None:
@@ -171,6 +179,7 @@ def _run_command(
     env: Mapping[str, str],
     pump: _OutputPump,
     forwarder: _SignalForwarder,
+    exit_with_parent: bool,
 ) -> int:
     """Run the command to its end with its output through ``pump``; its exit code."""
     if forwarder.received:
@@ -184,6 +193,8 @@ def _run_command(
         logger.error("cannot run %r: %s", command[0], error.strerror or error)
         return _EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else _EXIT_NOT_EXECUTABLE
     forwarder.attach(process)
+    if exit_with_parent:
+        stop_when_orphaned(process)
     assert process.stdout is not None
     reader = threading.Thread(
         target=pump.run, args=(process.stdout,), name="tuner-collector-reader", daemon=True
@@ -417,6 +428,11 @@ def _build_parser() -> argparse.ArgumentParser:
             "(default: %(default)s)"
         ),
     )
+    stdout.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop COMMAND when the process that started this collector dies",
+    )
     return parser
 
 
@@ -454,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             formats=namespace.formats,
             json_lines=namespace.json_lines,
             flush_timeout=namespace.flush_timeout,
+            exit_with_parent=namespace.exit_with_parent,
         )
     except InvalidArgumentError as error:
         logger.error("%s", error)

@@ -164,6 +164,7 @@ def _command_builder(
                     argv,
                     metric_names=experiment.objective.metric_names,
                     formats=collector.metrics_format,
+                    exit_with_parent=True,
                 )
             )
         env = {
