@@ -37,6 +37,7 @@ from tuner.space import (
     Scale,
     SearchSpace,
 )
+from tuner.study import Study
 from tuner.trial import Measurement, Trial, TrialState
 
 __version__ = "0.1.0"
@@ -61,6 +62,7 @@ __all__ = [
     "ParameterValue",
     "Scale",
     "SearchSpace",
+    "Study",
     "StudyConfig",
     "StudyInfo",
     "StudyState",

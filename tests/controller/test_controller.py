@@ -1,0 +1,196 @@
+"""The controller over the real stack: service core on SQLite, gRPC, local processes."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tuner.collectors import wrap_with_stdout_collector
+from tuner.config import AlgorithmSpec, Budget, Direction, Objective, StudyConfig, StudyState
+from tuner.controller import Controller, ExperimentOutcome, Progress
+from tuner.runners import LocalRunner, ProcessCommand
+from tuner.service import ServiceCore, create_server
+from tuner.space import DoubleParameter, IntParameter, SearchSpace
+from tuner.store import open_store
+from tuner.trial import Trial, TrialState
+
+SCRIPT = Path(__file__).with_name("trial_script.py")
+
+CONFIG = StudyConfig(
+    space=SearchSpace((DoubleParameter(name="x", low=-1.0, high=1.0),)),
+    objective=Objective(metric_name="loss", direction=Direction.MINIMIZE),
+    algorithm=AlgorithmSpec(name="random"),
+    seed=3,
+)
+
+
+@dataclass
+class Stack:
+    core: ServiceCore
+    endpoint: str
+    log_dir: Path
+
+    def runner(self, *extra_args: str) -> LocalRunner:
+        """A runner whose trials run the test script with ``extra_args``, wrapped."""
+
+        def command_for(trial: Trial) -> ProcessCommand:
+            argv = [sys.executable, str(SCRIPT), f"--x={trial.parameters['x']}", *extra_args]
+            wrapped = wrap_with_stdout_collector(argv, metric_names=("loss",))
+            return ProcessCommand(argv=tuple(wrapped))
+
+        return LocalRunner(
+            command_for=command_for,
+            log_dir=self.log_dir,
+            service_endpoint=self.endpoint,
+            grace_period=2.0,
+        )
+
+    def controller(
+        self,
+        runner: LocalRunner,
+        budget: Budget,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> Controller:
+        return Controller(
+            self.core,
+            runner,
+            study_name="study",
+            budget=budget,
+            poll_interval=0.05,
+            on_progress=on_progress,
+        )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
+    server, port = create_server(core)
+    server.start()
+    try:
+        yield Stack(core=core, endpoint=f"127.0.0.1:{port}", log_dir=tmp_path / "logs")
+    finally:
+        server.stop(grace=None)
+        core.close()
+
+
+def _states(trials: Sequence[Trial]) -> list[TrialState]:
+    return [trial.state for trial in trials]
+
+
+def test_runs_the_budget_keeping_parallel_trials_running(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    snapshots: list[Progress] = []
+    runner = stack.runner("--sleep=0.3")
+    result = stack.controller(
+        runner, Budget(max_trial_count=6, parallel_trial_count=3), snapshots.append
+    ).run()
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.SUCCEEDED, result.reason
+    assert "maxTrialCount" in result.reason
+    trials = stack.core.list_trials("study")
+    assert _states(trials) == [TrialState.SUCCEEDED] * 6
+    for trial in trials:  # the objective is reduced by min over the two reported steps
+        assert trial.objective_value("loss") == pytest.approx((trial.parameters["x"] - 0.3) ** 2)
+    assert max(s.running for s in snapshots) == 3
+    assert result.progress.succeeded == 6
+    best = min(trials, key=lambda t: t.objective_value("loss") or 0.0)
+    assert result.progress.best_trial is not None
+    assert result.progress.best_trial.id == best.id
+    assert stack.core.get_study("study").state is StudyState.COMPLETED
+
+
+def test_fails_the_experiment_after_too_many_failed_trials(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = stack.runner("--exit-code=3")
+    result = stack.controller(
+        runner, Budget(max_trial_count=10, max_failed_trial_count=1, parallel_trial_count=1)
+    ).run()
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.FAILED
+    assert "more than maxFailedTrialCount (1)" in result.reason
+    trials = stack.core.list_trials("study")
+    assert _states(trials) == [TrialState.FAILED, TrialState.FAILED]
+    assert all("exit code 3" in trial.reason for trial in trials)
+    assert stack.core.get_study("study").state is StudyState.FAILED
+
+
+def test_a_trial_that_exits_0_without_its_objective_fails_with_that_reason(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = stack.runner("--silent")
+    result = stack.controller(runner, Budget(max_trial_count=1, parallel_trial_count=1)).run()
+    runner.close()
+
+    (trial,) = stack.core.list_trials("study")
+    assert trial.state is TrialState.FAILED
+    assert "exited 0 but reported no value of the objective metric 'loss'" in trial.reason
+    assert result.progress.failed == 1
+
+
+def test_reaching_the_goal_ends_the_experiment_early(stack: Stack) -> None:
+    config = StudyConfig(
+        space=CONFIG.space,
+        objective=Objective(metric_name="loss", goal=10.0),  # every trial meets it
+        seed=1,
+    )
+    stack.core.create_study("study", config)
+    runner = stack.runner()
+    result = stack.controller(runner, Budget(max_trial_count=50, parallel_trial_count=2)).run()
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.SUCCEEDED
+    assert "reached the goal" in result.reason
+    trials = stack.core.list_trials("study")
+    assert len(trials) <= 2
+    assert all(trial.state.is_finished for trial in trials)
+
+
+def test_an_exhausted_grid_ends_the_experiment(stack: Stack) -> None:
+    config = StudyConfig(
+        space=SearchSpace((IntParameter(name="x", low=0, high=3),)),
+        objective=Objective(metric_name="loss"),
+        algorithm=AlgorithmSpec(name="grid"),
+        seed=0,
+    )
+    stack.core.create_study("study", config)
+    runner = stack.runner()
+    result = stack.controller(runner, Budget(max_trial_count=10, parallel_trial_count=3)).run()
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.SUCCEEDED
+    assert "no more points" in result.reason
+    trials = stack.core.list_trials("study")
+    assert sorted(trial.parameters["x"] for trial in trials) == [0, 1, 2, 3]
+    assert _states(trials) == [TrialState.SUCCEEDED] * 4
+
+
+def test_an_interrupted_experiment_resumes_relaunching_its_running_trials(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    budget = Budget(max_trial_count=4, parallel_trial_count=2)
+    slow = stack.runner("--sleep=60")
+    controller = stack.controller(slow, budget)
+
+    def stop_when_full(progress: Progress) -> None:
+        if progress.running == 2:
+            threading.Thread(target=controller.request_stop).start()
+
+    controller._on_progress = stop_when_full
+    interrupted = controller.run()
+    slow.close()
+    assert interrupted.outcome is ExperimentOutcome.INTERRUPTED
+    left_running = stack.core.list_trials("study")
+    assert _states(left_running) == [TrialState.ACTIVE] * 2
+
+    fast = stack.runner()
+    resumed = stack.controller(fast, budget).run()
+    fast.close()
+    assert resumed.outcome is ExperimentOutcome.SUCCEEDED
+    trials = stack.core.list_trials("study")
+    assert _states(trials) == [TrialState.SUCCEEDED] * 4
+    assert {t.id for t in left_running} <= {t.id for t in trials}
