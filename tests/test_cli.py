@@ -1,0 +1,102 @@
+"""The ``tuner`` command: study and trial listings, the server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import tuner
+from tuner.cli import main
+from tuner.client import Client
+
+
+@pytest.fixture
+def store_with_study(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'tuner.db'}"
+    with tuner.Study.create(
+        "demo",
+        parameters=[tuner.DoubleParameter(name="lr", low=1e-4, high=1.0, scale=tuner.Scale.LOG)],
+        objective="accuracy",
+        direction="maximize",
+        store=url,
+    ) as study:
+        study.optimize(lambda trial: 0.5 + float(trial.parameters["lr"]) / 4, n_trials=4)
+        trial = study.suggest()
+        study.report(trial, step=1, accuracy=0.1)
+    return url
+
+
+def test_study_list_show_and_trials(
+    store_with_study: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["study", "list", "--store", store_with_study]) == 0
+    listing = capsys.readouterr().out
+    assert "demo" in listing and "ACTIVE" in listing and "maximize accuracy" in listing
+
+    assert main(["study", "show", "demo", "--store", store_with_study]) == 0
+    shown = capsys.readouterr().out
+    assert "4 succeeded" in shown and "1 active" in shown
+    assert "Best trial: accuracy" in shown
+
+    assert main(["trials", "demo", "--store", store_with_study]) == 0
+    trials = capsys.readouterr().out
+    assert trials.count("SUCCEEDED") == 4 and "ACTIVE" in trials
+
+
+def test_errors_exit_2_with_the_message(
+    store_with_study: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["study", "show", "nope", "--store", store_with_study]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_study_delete(store_with_study: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["study", "delete", "demo", "--store", store_with_study]) == 0
+    assert main(["study", "show", "demo", "--store", store_with_study]) == 2
+
+
+def test_server_serves_the_api_and_health(store_with_study: str, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuner.cli",
+            "server",
+            "--store",
+            store_with_study,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    break
+                except grpc.RpcError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        with Client(f"127.0.0.1:{port}") as client:
+            assert [s.name for s in client.list_studies()] == ["demo"]
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
