@@ -85,27 +85,27 @@ def test_sigkill_then_rerun_loses_no_trial_and_finishes_the_budget(tmp_path: Pat
     store = None
     try:
 
-        def succeeded() -> list[int]:
+        def mid_run() -> bool:
+            """Whether some trials have succeeded while others are running."""
             nonlocal store
             if store is None:
                 if not (tmp_path / "tuner.db").exists():
-                    return []
+                    return False
                 store = open_store(store_url)
             try:
-                trials = store.list_trials("resumable", states=[TrialState.SUCCEEDED])
+                states = [t.state for t in store.list_trials("resumable")]
             except Exception:  # the study is not created yet
-                return []
-            return [t.id for t in trials]
+                return False
+            return states.count(TrialState.SUCCEEDED) >= 3 and TrialState.ACTIVE in states
 
-        _wait_for(lambda: len(succeeded()) >= 3)
+        _wait_for(mid_run)
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
         assert store is not None
         before = {
             t.id: t for t in store.list_trials("resumable") if t.state is TrialState.SUCCEEDED
         }
-        assert before
-        assert any(t.state is TrialState.ACTIVE for t in store.list_trials("resumable"))
+        assert len(before) >= 3
 
         second = _tuner_run(experiment, store_url, tmp_path)
         output, _ = second.communicate(timeout=120)
@@ -154,6 +154,30 @@ def test_a_trial_left_running_by_a_killed_run_stops_with_it(tmp_path: Path) -> N
         run.kill()
         run.communicate(timeout=30)
     _wait_for(lambda: not set(_trial_pids(tmp_path)) & set(trial_pids), timeout=30)
+
+
+def test_ctrl_c_stops_the_trials_and_keeps_them_for_the_next_run(tmp_path: Path) -> None:
+    experiment = _write_experiment(tmp_path, max_trials=4, sleep=300)
+    store_url = f"sqlite:///{tmp_path / 'tuner.db'}"
+    run = _tuner_run(experiment, store_url, tmp_path)
+    try:
+        logs = tmp_path / ".tuner" / "logs" / "resumable"
+        _wait_for(lambda: len(list(logs.glob("*.log"))) == 2)
+        _wait_for(lambda: all("starting" in p.read_text() for p in logs.glob("*.log")))
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, output
+    assert "Interrupted" in output
+    assert _trial_pids(tmp_path) == []
+    store = open_store(store_url)
+    try:
+        trials = store.list_trials("resumable")
+    finally:
+        store.close()
+    assert [t.state for t in trials] == [TrialState.ACTIVE] * 2
 
 
 def _trial_pids(cwd: Path) -> list[int]:
