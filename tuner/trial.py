@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tuner.errors import InvalidArgumentError
 from tuner.space import ParameterValue
@@ -97,7 +97,6 @@ class Trial:
     """Why the trial failed, was infeasible or was stopped; empty otherwise."""
     created_at: float = 0.0
     completed_at: float | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def objective_value(self, metric_name: str) -> float | None:
         """The final value of ``metric_name``, or None when there is no final measurement."""

@@ -86,7 +86,6 @@ def test_trial_round_trip_keeps_nan_infinities_and_value_types() -> None:
         reason="",
         created_at=1.0,
         completed_at=2.0,
-        metadata={"k": "v"},
     )
     back = convert.trial_from_proto(convert.trial_to_proto(trial))
     assert list(back.parameters) == list(trial.parameters)
@@ -98,7 +97,7 @@ def test_trial_round_trip_keeps_nan_infinities_and_value_types() -> None:
     assert back.measurements[1].metrics["loss"] == -math.inf
     assert back.measurements[1] == trial.measurements[1]
     assert back.final_measurement == trial.final_measurement
-    assert (back.completed_at, back.metadata, back.state) == (2.0, {"k": "v"}, trial.state)
+    assert (back.completed_at, back.state) == (2.0, trial.state)
 
 
 def test_trial_without_final_measurement_or_completion() -> None:

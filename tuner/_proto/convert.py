@@ -404,7 +404,6 @@ def trial_to_proto(trial: Trial) -> trial_pb2.Trial:
         measurements=[measurement_to_proto(m) for m in trial.measurements],
         reason=trial.reason,
         created_at=trial.created_at,
-        metadata=dict(trial.metadata),
     )
     if trial.final_measurement is not None:
         message.final_measurement.CopyFrom(measurement_to_proto(trial.final_measurement))
@@ -431,7 +430,6 @@ def trial_from_proto(message: trial_pb2.Trial) -> Trial:
         reason=message.reason,
         created_at=message.created_at,
         completed_at=message.completed_at if message.HasField("completed_at") else None,
-        metadata=dict(message.metadata),
     )
 
 

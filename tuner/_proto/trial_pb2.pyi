@@ -137,26 +137,6 @@ class Trial(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class MetadataEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.str
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.str = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
     ID_FIELD_NUMBER: _builtins.int
     STUDY_NAME_FIELD_NUMBER: _builtins.int
     NUMBER_FIELD_NUMBER: _builtins.int
@@ -168,7 +148,6 @@ class Trial(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
-    METADATA_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Unique across the store."""
     study_name: _builtins.str
@@ -193,8 +172,6 @@ class Trial(_message.Message):
     def final_measurement(self) -> Global___Measurement:
         """Unset until the trial is completed with a result."""
 
-    @_builtins.property
-    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
         self,
         *,
@@ -209,11 +186,10 @@ class Trial(_message.Message):
         reason: _builtins.str = ...,
         created_at: _builtins.float = ...,
         completed_at: _builtins.float | None = ...,
-        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "completed_at", b"completed_at", "final_measurement", b"final_measurement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "client_id", b"client_id", "completed_at", b"completed_at", "created_at", b"created_at", "final_measurement", b"final_measurement", "id", b"id", "measurements", b"measurements", "metadata", b"metadata", "number", b"number", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study_name", b"study_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "client_id", b"client_id", "completed_at", b"completed_at", "created_at", b"created_at", "final_measurement", b"final_measurement", "id", b"id", "measurements", b"measurements", "number", b"number", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study_name", b"study_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__completed_at: _TypeAlias = _typing.Literal["completed_at"]  # noqa: Y015
     _WhichOneofArgType__completed_at: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at"]  # noqa: Y015
