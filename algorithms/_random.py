@@ -94,16 +94,22 @@ class RandomDesigner(Designer):
         }
 
     def suggest(self, count: int) -> list[dict[str, ParameterValue]]:
-        """See :meth:`Designer.suggest`; always ``count`` points."""
+        """See :meth:`Designer.suggest`; always ``count`` points.
+
+        The k-th trial of the study draws from a generator seeded with (seed, k), so the
+        points depend on the seed and the trial's position only, not on how the trials
+        were batched into calls (which depends on timing under parallelism).
+        """
         if count <= 0:
             return []
-        rng = np.random.default_rng([self._seed, len(self._completed_ids) + len(self._active_ids)])
+        n_seen = len(self._completed_ids) + len(self._active_ids)
+        rngs = [np.random.default_rng([self._seed, n_seen + i]) for i in range(count)]
         if self._grid is None:
-            return [self._draw_values(rng) for _ in range(count)]
+            return [self._draw_values(rng) for rng in rngs]
         batch: list[int] = []
         in_batch: set[int] = set()
         exhausted: set[int] = set()
-        for _ in range(count):
+        for rng in rngs:
             point = self._pick(rng, self._grid, in_batch, exhausted)
             batch.append(point)
             in_batch.add(point)

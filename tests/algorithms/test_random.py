@@ -13,6 +13,7 @@ from tuner.algorithms import make_designer
 from tuner.algorithms._algorithm_settings import RandomSettings
 from tuner.algorithms._random import RandomDesigner
 from tuner.algorithms.testing import histories, point_key, search_spaces, study_config
+from tuner.config import Objective, StudyConfig
 from tuner.space import (
     CategoricalParameter,
     DiscreteParameter,
@@ -199,3 +200,22 @@ def test_a_large_finite_space_avoids_tried_points_by_redrawing() -> None:
     tried = [{"x": x} for x in range(0, 100_000, 2)]
     random.update(trials(tried, TrialState.SUCCEEDED), [])
     assert all(int(p["x"]) % 2 == 1 for p in random.suggest(50))
+
+
+def test_points_do_not_depend_on_how_trials_were_batched() -> None:
+    config = StudyConfig(
+        space=SearchSpace((DoubleParameter(name="x", low=0.0, high=1.0),)),
+        objective=Objective(metric_name="loss"),
+        seed=11,
+    )
+    one_call = RandomDesigner(config, seed=11).suggest(4)
+    one_by_one = RandomDesigner(config, seed=11)
+    points: list[dict[str, ParameterValue]] = []
+    for number in range(4):
+        points += one_by_one.suggest(1)
+        active = [
+            Trial(id=i + 1, study_name="s", number=i, parameters=p) for i, p in enumerate(points)
+        ]
+        one_by_one.update([], active)
+        assert len(active) == number + 1
+    assert points == one_call
