@@ -4,6 +4,8 @@ A designer is built from a study config with :func:`make_designer`, told about t
 ``update(completed, active)`` and asked for parameters with ``suggest(count)``; it never
 sees a store or a network. :func:`check_algorithm` refuses, before a study is created, an
 unknown algorithm, bad settings, or a search space the algorithm cannot handle.
+Early-stopping rules (``medianstop``) sit beside them: :func:`make_stopper` builds a
+study's :class:`EarlyStopper`, and :func:`check_early_stopping` refuses a bad one.
 
 Importing this package imports no designer: each is imported on first use.
 
@@ -38,18 +40,32 @@ from tuner.algorithms._settings import (
     parse_settings,
     setting,
 )
+from tuner.algorithms._stopping import (
+    EarlyStopper,
+    check_early_stopping,
+    make_stopper,
+    registered_stoppers,
+    stopper_settings_class,
+)
+from tuner.algorithms._stopping_settings import MedianStopSettings
 
 __all__ = [
     "Designer",
+    "EarlyStopper",
     "GridSettings",
+    "MedianStopSettings",
     "RandomSettings",
     "SettingInfo",
     "Settings",
     "check_algorithm",
+    "check_early_stopping",
     "describe_settings",
     "make_designer",
+    "make_stopper",
     "parse_settings",
     "registered_algorithms",
+    "registered_stoppers",
     "setting",
     "settings_class",
+    "stopper_settings_class",
 ]

@@ -38,7 +38,7 @@ from tuner.space import (
     SearchSpace,
 )
 from tuner.study import Study
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import Measurement, StopDecision, Trial, TrialState
 
 __version__ = "0.1.0"
 
@@ -62,6 +62,7 @@ __all__ = [
     "ParameterValue",
     "Scale",
     "SearchSpace",
+    "StopDecision",
     "Study",
     "StudyConfig",
     "StudyInfo",

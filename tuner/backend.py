@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tuner.config import StudyConfig, StudyInfo, StudyState
 from tuner.space import ParameterValue
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import Measurement, StopDecision, Trial, TrialState
 
 __all__ = ["Backend", "Suggestions"]
 
@@ -109,6 +109,20 @@ class Backend(Protocol):
 
     def stop_trial(self, trial_id: int) -> Trial:
         """Ask for an active trial to stop early (``STOPPING``); its runner acts on it."""
+        ...
+
+    def check_trial_early_stopping(self, trial_id: int) -> StopDecision:
+        """Apply the study's early-stopping rule to a trial, and stop it if the rule says so.
+
+        The rule sees the trial's measurements and the study's other trials; when it says
+        stop, the trial becomes ``STOPPING`` (its runner then stops it, and completing it
+        gives ``EARLY_STOPPED``) in the same call, and the decision's reason is kept as the
+        trial's reason. A study without early stopping answers ``should_stop=False``; so
+        does a trial that is queued or finished. A trial already ``STOPPING`` answers True.
+
+        Raises:
+            NotFoundError: There is no such trial.
+        """
         ...
 
     def list_optimal_trials(self, study_name: str) -> list[Trial]:

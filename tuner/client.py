@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from tuner.config import StudyConfig, StudyInfo, StudyState
     from tuner.space import ParameterValue
-    from tuner.trial import Measurement, Trial, TrialState
+    from tuner.trial import Measurement, StopDecision, Trial, TrialState
 
 __all__ = ["Client", "error_from_rpc"]
 
@@ -284,6 +284,17 @@ class Client:
         """Ask for an active trial to stop early (``STOPPING``); its runner acts on it."""
         request = service_pb2.StopTrialRequest(trial_id=trial_id)
         return convert.trial_from_proto(self._call(self._stub.StopTrial, request))
+
+    def check_trial_early_stopping(self, trial_id: int) -> StopDecision:
+        """Apply the study's early-stopping rule to a trial; stop it if the rule says so.
+
+        See :meth:`tuner.backend.Backend.check_trial_early_stopping`: when the answer is
+        ``should_stop``, the trial is already ``STOPPING``.
+        """
+        request = service_pb2.CheckTrialEarlyStoppingRequest(trial_id=trial_id)
+        return convert.stop_decision_from_proto(
+            self._call(self._stub.CheckTrialEarlyStopping, request)
+        )
 
     def list_optimal_trials(self, study_name: str) -> list[Trial]:
         """The succeeded trials with the best finite objective value (ties included)."""

@@ -100,7 +100,11 @@ class Objective:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlgorithmSpec:
-    """An algorithm by its registered name, with its settings as Katib gives them (strings)."""
+    """An algorithm by its registered name, with its settings as Katib gives them (strings).
+
+    Names a suggestion algorithm (``StudyConfig.algorithm``) or an early-stopping rule
+    (``StudyConfig.early_stopping``).
+    """
 
     name: str = "random"
     settings: Mapping[str, str] = field(default_factory=dict)
@@ -124,6 +128,9 @@ class StudyConfig:
     algorithm: AlgorithmSpec = field(default_factory=AlgorithmSpec)
     seed: int | None = None
     """Seed of the algorithm; the service draws one at creation when None."""
+    early_stopping: AlgorithmSpec | None = None
+    """The early-stopping rule by its registered name (``medianstop``) with its settings;
+    None: trials run to their end."""
 
 
 class StudyState(enum.Enum):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tuner.errors import InvalidArgumentError
 from tuner.space import ParameterValue
 
-__all__ = ["Measurement", "Trial", "TrialState"]
+__all__ = ["Measurement", "StopDecision", "Trial", "TrialState"]
 
 
 class TrialState(enum.Enum):
@@ -108,3 +108,17 @@ class Trial:
         """Whether the final value of ``metric_name`` exists and is finite."""
         value = self.objective_value(metric_name)
         return value is not None and math.isfinite(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopDecision:
+    """Whether a running trial should stop early, and why.
+
+    Examples:
+        >>> StopDecision(should_stop=False, reason="the study has no early stopping")
+        StopDecision(should_stop=False, reason='the study has no early stopping')
+    """
+
+    should_stop: bool
+    reason: str = ""
+    """What was compared (for a stop) or why no decision was made; for users to read."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -25,7 +26,7 @@ from tuner.space import (
     Scale,
     SearchSpace,
 )
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import Measurement, StopDecision, Trial, TrialState
 
 SPACE = SearchSpace(
     (
@@ -184,3 +185,27 @@ def test_unspecified_states_are_refused() -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         convert.trial_states_from_proto(request.states, "filter.states")
     assert raised.value.field == "filter.states[1]"
+
+
+def test_early_stopping_round_trips_and_unset_means_none() -> None:
+    config = dataclasses.replace(
+        CONFIG, early_stopping=AlgorithmSpec(name="medianstop", settings={"start_step": "2"})
+    )
+    message = convert.config_to_proto(config)
+    assert message.early_stopping.name == "medianstop"
+    assert convert.config_from_proto(message) == config
+    assert not convert.config_to_proto(CONFIG).HasField("early_stopping")
+    assert convert.config_from_proto(convert.config_to_proto(CONFIG)).early_stopping is None
+
+
+def test_an_empty_early_stopping_name_names_the_field() -> None:
+    message = convert.config_to_proto(CONFIG)
+    message.early_stopping.SetInParent()
+    with pytest.raises(InvalidArgumentError) as error:
+        convert.config_from_proto(message)
+    assert error.value.field == "config.early_stopping.name"
+
+
+def test_stop_decision_round_trips() -> None:
+    decision = StopDecision(should_stop=True, reason="worse than the median")
+    assert convert.stop_decision_from_proto(convert.stop_decision_to_proto(decision)) == decision

@@ -113,3 +113,17 @@ def test_an_unknown_config_format_is_refused() -> None:
     data["format"] = 99
     with pytest.raises(ValueError, match="99"):
         config_from_dict(data)
+
+
+def test_early_stopping_round_trips_and_old_configs_have_none() -> None:
+    config = StudyConfig(
+        space=SearchSpace((IntParameter(name="x", low=0, high=1),)),
+        objective=Objective(metric_name="m"),
+        early_stopping=AlgorithmSpec(name="medianstop", settings={"start_step": "2"}),
+    )
+    assert load_config(dump_config(config)) == config
+    data = config_to_dict(config)
+    del data["early_stopping"]  # as stored before early stopping existed
+    assert config_from_dict(data).early_stopping is None
+    data["early_stopping"] = None
+    assert config_from_dict(data).early_stopping is None

@@ -34,7 +34,7 @@ from tuner.space import (
     Scale,
     SearchSpace,
 )
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import Measurement, StopDecision, Trial, TrialState
 
 __all__ = [
     "at_field",
@@ -44,6 +44,8 @@ __all__ = [
     "measurement_to_proto",
     "parameters_from_proto",
     "parameters_to_proto",
+    "stop_decision_from_proto",
+    "stop_decision_to_proto",
     "study_from_proto",
     "study_state_from_proto",
     "study_state_to_proto",
@@ -268,6 +270,9 @@ def config_to_proto(config: StudyConfig) -> study_pb2.StudyConfig:
     )
     if config.seed is not None:
         message.seed = config.seed
+    if config.early_stopping is not None:
+        message.early_stopping.name = config.early_stopping.name
+        message.early_stopping.settings.update(config.early_stopping.settings)
     return message
 
 
@@ -289,11 +294,18 @@ def config_from_proto(message: study_pb2.StudyConfig, field: str = "config") -> 
             algorithm = AlgorithmSpec(
                 name=message.algorithm.name, settings=dict(message.algorithm.settings)
             )
+    early_stopping = None
+    if message.HasField("early_stopping"):
+        with at_field(f"{field}.early_stopping"):
+            early_stopping = AlgorithmSpec(
+                name=message.early_stopping.name, settings=dict(message.early_stopping.settings)
+            )
     return StudyConfig(
         space=space,
         objective=objective,
         algorithm=algorithm,
         seed=message.seed if message.HasField("seed") else None,
+        early_stopping=early_stopping,
     )
 
 
@@ -431,6 +443,16 @@ def trial_from_proto(message: trial_pb2.Trial) -> Trial:
         created_at=message.created_at,
         completed_at=message.completed_at if message.HasField("completed_at") else None,
     )
+
+
+def stop_decision_to_proto(decision: StopDecision) -> trial_pb2.StopDecision:
+    """The proto of a stop decision."""
+    return trial_pb2.StopDecision(should_stop=decision.should_stop, reason=decision.reason)
+
+
+def stop_decision_from_proto(message: trial_pb2.StopDecision) -> StopDecision:
+    """The stop decision of a proto."""
+    return StopDecision(should_stop=message.should_stop, reason=message.reason)
 
 
 def trials_to_proto(trials: Iterable[Trial]) -> list[trial_pb2.Trial]:

@@ -431,6 +431,25 @@ class StopTrialRequest(_message.Message):
 Global___StopTrialRequest: _TypeAlias = StopTrialRequest  # noqa: Y015
 
 @_typing.final
+class CheckTrialEarlyStoppingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIAL_ID_FIELD_NUMBER: _builtins.int
+    trial_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        trial_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trial_id", b"trial_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckTrialEarlyStoppingRequest: _TypeAlias = CheckTrialEarlyStoppingRequest  # noqa: Y015
+
+@_typing.final
 class ListOptimalTrialsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -102,6 +102,11 @@ class TunerServiceStub:
                 request_serializer=tuner_dot___proto_dot_service__pb2.StopTrialRequest.SerializeToString,
                 response_deserializer=tuner_dot___proto_dot_trial__pb2.Trial.FromString,
                 _registered_method=True)
+        self.CheckTrialEarlyStopping = channel.unary_unary(
+                '/tuner.v1.TunerService/CheckTrialEarlyStopping',
+                request_serializer=tuner_dot___proto_dot_service__pb2.CheckTrialEarlyStoppingRequest.SerializeToString,
+                response_deserializer=tuner_dot___proto_dot_trial__pb2.StopDecision.FromString,
+                _registered_method=True)
         self.ListOptimalTrials = channel.unary_unary(
                 '/tuner.v1.TunerService/ListOptimalTrials',
                 request_serializer=tuner_dot___proto_dot_service__pb2.ListOptimalTrialsRequest.SerializeToString,
@@ -204,6 +209,14 @@ class TunerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckTrialEarlyStopping(self, request, context):
+        """Apply the study's early-stopping rule to an active trial; if it says stop, the trial
+        becomes STOPPING in the same call. A study without early stopping answers false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListOptimalTrials(self, request, context):
         """The succeeded trials with the best finite objective value (ties included).
         """
@@ -278,6 +291,11 @@ def add_TunerServiceServicer_to_server(servicer, server):
                     servicer.StopTrial,
                     request_deserializer=tuner_dot___proto_dot_service__pb2.StopTrialRequest.FromString,
                     response_serializer=tuner_dot___proto_dot_trial__pb2.Trial.SerializeToString,
+            ),
+            'CheckTrialEarlyStopping': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckTrialEarlyStopping,
+                    request_deserializer=tuner_dot___proto_dot_service__pb2.CheckTrialEarlyStoppingRequest.FromString,
+                    response_serializer=tuner_dot___proto_dot_trial__pb2.StopDecision.SerializeToString,
             ),
             'ListOptimalTrials': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOptimalTrials,
@@ -637,6 +655,33 @@ class TunerService:
             '/tuner.v1.TunerService/StopTrial',
             tuner_dot___proto_dot_service__pb2.StopTrialRequest.SerializeToString,
             tuner_dot___proto_dot_trial__pb2.Trial.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckTrialEarlyStopping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuner.v1.TunerService/CheckTrialEarlyStopping',
+            tuner_dot___proto_dot_service__pb2.CheckTrialEarlyStoppingRequest.SerializeToString,
+            tuner_dot___proto_dot_trial__pb2.StopDecision.FromString,
             options,
             channel_credentials,
             insecure,

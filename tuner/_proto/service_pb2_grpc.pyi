@@ -68,6 +68,10 @@ class TunerServiceStub:
     """Finish a trial as FAILED."""
     StopTrial: _grpc.UnaryUnaryMultiCallable[_service_pb2.StopTrialRequest, _trial_pb2.Trial]
     """Ask for an active trial to stop early."""
+    CheckTrialEarlyStopping: _grpc.UnaryUnaryMultiCallable[_service_pb2.CheckTrialEarlyStoppingRequest, _trial_pb2.StopDecision]
+    """Apply the study's early-stopping rule to an active trial; if it says stop, the trial
+    becomes STOPPING in the same call. A study without early stopping answers false.
+    """
     ListOptimalTrials: _grpc.UnaryUnaryMultiCallable[_service_pb2.ListOptimalTrialsRequest, _service_pb2.ListOptimalTrialsResponse]
     """The succeeded trials with the best finite objective value (ties included)."""
 
@@ -102,6 +106,10 @@ class TunerServiceAsyncStub(TunerServiceStub):
     """Finish a trial as FAILED."""
     StopTrial: _aio.UnaryUnaryMultiCallable[_service_pb2.StopTrialRequest, _trial_pb2.Trial]  # type: ignore[assignment]
     """Ask for an active trial to stop early."""
+    CheckTrialEarlyStopping: _aio.UnaryUnaryMultiCallable[_service_pb2.CheckTrialEarlyStoppingRequest, _trial_pb2.StopDecision]  # type: ignore[assignment]
+    """Apply the study's early-stopping rule to an active trial; if it says stop, the trial
+    becomes STOPPING in the same call. A study without early stopping answers false.
+    """
     ListOptimalTrials: _aio.UnaryUnaryMultiCallable[_service_pb2.ListOptimalTrialsRequest, _service_pb2.ListOptimalTrialsResponse]  # type: ignore[assignment]
     """The succeeded trials with the best finite objective value (ties included)."""
 
@@ -211,6 +219,16 @@ class TunerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_trial_pb2.Trial, _abc.Awaitable[_trial_pb2.Trial]]:
         """Ask for an active trial to stop early."""
+
+    @_abc_1.abstractmethod
+    def CheckTrialEarlyStopping(
+        self,
+        request: _service_pb2.CheckTrialEarlyStoppingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trial_pb2.StopDecision, _abc.Awaitable[_trial_pb2.StopDecision]]:
+        """Apply the study's early-stopping rule to an active trial; if it says stop, the trial
+        becomes STOPPING in the same call. A study without early stopping answers false.
+        """
 
     @_abc_1.abstractmethod
     def ListOptimalTrials(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuner/_proto/study.proto\x12\x08tuner.v1\"h\n\x0f\x44oubleParameter\x12\x0b\n\x03low\x18\x01 \x01(\x01\x12\x0c\n\x04high\x18\x02 \x01(\x01\x12\x1e\n\x05scale\x18\x03 \x01(\x0e\x32\x0f.tuner.v1.Scale\x12\x11\n\x04step\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x07\n\x05_step\"e\n\x0cIntParameter\x12\x0b\n\x03low\x18\x01 \x01(\x03\x12\x0c\n\x04high\x18\x02 \x01(\x03\x12\x1e\n\x05scale\x18\x03 \x01(\x0e\x32\x0f.tuner.v1.Scale\x12\x11\n\x04step\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_step\"#\n\x11\x44iscreteParameter\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\'\n\x14\x43\x61tegoricalParameter\x12\x0f\n\x07\x63hoices\x18\x01 \x03(\t\"\x85\x02\n\tParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x35\n\x10\x64ouble_parameter\x18\x02 \x01(\x0b\x32\x19.tuner.v1.DoubleParameterH\x00\x12/\n\rint_parameter\x18\x03 \x01(\x0b\x32\x16.tuner.v1.IntParameterH\x00\x12\x39\n\x12\x64iscrete_parameter\x18\x04 \x01(\x0b\x32\x1b.tuner.v1.DiscreteParameterH\x00\x12?\n\x15\x63\x61tegorical_parameter\x18\x05 \x01(\x0b\x32\x1e.tuner.v1.CategoricalParameterH\x00\x42\x06\n\x04kind\"6\n\x0bSearchSpace\x12\'\n\nparameters\x18\x01 \x03(\x0b\x32\x13.tuner.v1.Parameter\"\x9e\x02\n\tObjective\x12\x13\n\x0bmetric_name\x18\x01 \x01(\t\x12&\n\tdirection\x18\x02 \x01(\x0e\x32\x13.tuner.v1.Direction\x12\x11\n\x04goal\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x17\x61\x64\x64itional_metric_names\x18\x04 \x03(\t\x12\x44\n\x11metric_strategies\x18\x05 \x03(\x0b\x32).tuner.v1.Objective.MetricStrategiesEntry\x1aQ\n\x15MetricStrategiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0e\x32\x18.tuner.v1.MetricStrategy:\x02\x38\x01\x42\x07\n\x05_goal\"\x7f\n\tAlgorithm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x08settings\x18\x02 \x03(\x0b\x32!.tuner.v1.Algorithm.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9f\x01\n\x0bStudyConfig\x12$\n\x05space\x18\x01 \x01(\x0b\x32\x15.tuner.v1.SearchSpace\x12&\n\tobjective\x18\x02 \x01(\x0b\x32\x13.tuner.v1.Objective\x12&\n\talgorithm\x18\x03 \x01(\x0b\x32\x13.tuner.v1.Algorithm\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\x85\x01\n\x05Study\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.tuner.v1.StudyConfig\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.tuner.v1.StudyState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x01*?\n\x05Scale\x12\x15\n\x11SCALE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCALE_LINEAR\x10\x01\x12\r\n\tSCALE_LOG\x10\x02*V\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_MINIMIZE\x10\x01\x12\x16\n\x12\x44IRECTION_MAXIMIZE\x10\x02*\x7f\n\x0eMetricStrategy\x12\x1f\n\x1bMETRIC_STRATEGY_UNSPECIFIED\x10\x00\x12\x17\n\x13METRIC_STRATEGY_MIN\x10\x01\x12\x17\n\x13METRIC_STRATEGY_MAX\x10\x02\x12\x1a\n\x16METRIC_STRATEGY_LATEST\x10\x03*t\n\nStudyState\x12\x1b\n\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n\x12STUDY_STATE_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuner/_proto/study.proto\x12\x08tuner.v1\"h\n\x0f\x44oubleParameter\x12\x0b\n\x03low\x18\x01 \x01(\x01\x12\x0c\n\x04high\x18\x02 \x01(\x01\x12\x1e\n\x05scale\x18\x03 \x01(\x0e\x32\x0f.tuner.v1.Scale\x12\x11\n\x04step\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x07\n\x05_step\"e\n\x0cIntParameter\x12\x0b\n\x03low\x18\x01 \x01(\x03\x12\x0c\n\x04high\x18\x02 \x01(\x03\x12\x1e\n\x05scale\x18\x03 \x01(\x0e\x32\x0f.tuner.v1.Scale\x12\x11\n\x04step\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_step\"#\n\x11\x44iscreteParameter\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\'\n\x14\x43\x61tegoricalParameter\x12\x0f\n\x07\x63hoices\x18\x01 \x03(\t\"\x85\x02\n\tParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x35\n\x10\x64ouble_parameter\x18\x02 \x01(\x0b\x32\x19.tuner.v1.DoubleParameterH\x00\x12/\n\rint_parameter\x18\x03 \x01(\x0b\x32\x16.tuner.v1.IntParameterH\x00\x12\x39\n\x12\x64iscrete_parameter\x18\x04 \x01(\x0b\x32\x1b.tuner.v1.DiscreteParameterH\x00\x12?\n\x15\x63\x61tegorical_parameter\x18\x05 \x01(\x0b\x32\x1e.tuner.v1.CategoricalParameterH\x00\x42\x06\n\x04kind\"6\n\x0bSearchSpace\x12\'\n\nparameters\x18\x01 \x03(\x0b\x32\x13.tuner.v1.Parameter\"\x9e\x02\n\tObjective\x12\x13\n\x0bmetric_name\x18\x01 \x01(\t\x12&\n\tdirection\x18\x02 \x01(\x0e\x32\x13.tuner.v1.Direction\x12\x11\n\x04goal\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x17\x61\x64\x64itional_metric_names\x18\x04 \x03(\t\x12\x44\n\x11metric_strategies\x18\x05 \x03(\x0b\x32).tuner.v1.Objective.MetricStrategiesEntry\x1aQ\n\x15MetricStrategiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0e\x32\x18.tuner.v1.MetricStrategy:\x02\x38\x01\x42\x07\n\x05_goal\"\x7f\n\tAlgorithm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x08settings\x18\x02 \x03(\x0b\x32!.tuner.v1.Algorithm.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcc\x01\n\x0bStudyConfig\x12$\n\x05space\x18\x01 \x01(\x0b\x32\x15.tuner.v1.SearchSpace\x12&\n\tobjective\x18\x02 \x01(\x0b\x32\x13.tuner.v1.Objective\x12&\n\talgorithm\x18\x03 \x01(\x0b\x32\x13.tuner.v1.Algorithm\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12+\n\x0e\x65\x61rly_stopping\x18\x05 \x01(\x0b\x32\x13.tuner.v1.AlgorithmB\x07\n\x05_seed\"\x85\x01\n\x05Study\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.tuner.v1.StudyConfig\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.tuner.v1.StudyState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x01*?\n\x05Scale\x12\x15\n\x11SCALE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSCALE_LINEAR\x10\x01\x12\r\n\tSCALE_LOG\x10\x02*V\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_MINIMIZE\x10\x01\x12\x16\n\x12\x44IRECTION_MAXIMIZE\x10\x02*\x7f\n\x0eMetricStrategy\x12\x1f\n\x1bMETRIC_STRATEGY_UNSPECIFIED\x10\x00\x12\x17\n\x13METRIC_STRATEGY_MIN\x10\x01\x12\x17\n\x13METRIC_STRATEGY_MAX\x10\x02\x12\x1a\n\x16METRIC_STRATEGY_LATEST\x10\x03*t\n\nStudyState\x12\x1b\n\x17STUDY_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STUDY_STATE_ACTIVE\x10\x01\x12\x19\n\x15STUDY_STATE_COMPLETED\x10\x02\x12\x16\n\x12STUDY_STATE_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTIVE_METRICSTRATEGIESENTRY']._serialized_options = b'8\001'
   _globals['_ALGORITHM_SETTINGSENTRY']._loaded_options = None
   _globals['_ALGORITHM_SETTINGSENTRY']._serialized_options = b'8\001'
-  _globals['_SCALE']._serialized_start=1361
-  _globals['_SCALE']._serialized_end=1424
-  _globals['_DIRECTION']._serialized_start=1426
-  _globals['_DIRECTION']._serialized_end=1512
-  _globals['_METRICSTRATEGY']._serialized_start=1514
-  _globals['_METRICSTRATEGY']._serialized_end=1641
-  _globals['_STUDYSTATE']._serialized_start=1643
-  _globals['_STUDYSTATE']._serialized_end=1759
+  _globals['_SCALE']._serialized_start=1406
+  _globals['_SCALE']._serialized_end=1469
+  _globals['_DIRECTION']._serialized_start=1471
+  _globals['_DIRECTION']._serialized_end=1557
+  _globals['_METRICSTRATEGY']._serialized_start=1559
+  _globals['_METRICSTRATEGY']._serialized_end=1686
+  _globals['_STUDYSTATE']._serialized_start=1688
+  _globals['_STUDYSTATE']._serialized_end=1804
   _globals['_DOUBLEPARAMETER']._serialized_start=38
   _globals['_DOUBLEPARAMETER']._serialized_end=142
   _globals['_INTPARAMETER']._serialized_start=144
@@ -64,7 +64,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ALGORITHM_SETTINGSENTRY']._serialized_start=1014
   _globals['_ALGORITHM_SETTINGSENTRY']._serialized_end=1061
   _globals['_STUDYCONFIG']._serialized_start=1064
-  _globals['_STUDYCONFIG']._serialized_end=1223
-  _globals['_STUDY']._serialized_start=1226
-  _globals['_STUDY']._serialized_end=1359
+  _globals['_STUDYCONFIG']._serialized_end=1268
+  _globals['_STUDY']._serialized_start=1271
+  _globals['_STUDY']._serialized_end=1404
 # @@protoc_insertion_point(module_scope)

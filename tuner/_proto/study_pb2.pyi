@@ -330,7 +330,9 @@ Global___Objective: _TypeAlias = Objective  # noqa: Y015
 
 @_typing.final
 class Algorithm(_message.Message):
-    """An algorithm by its registered name, with its settings as strings."""
+    """An algorithm (or an early-stopping rule) by its registered name, with its settings as
+    strings.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -384,6 +386,7 @@ class StudyConfig(_message.Message):
     OBJECTIVE_FIELD_NUMBER: _builtins.int
     ALGORITHM_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    EARLY_STOPPING_FIELD_NUMBER: _builtins.int
     seed: _builtins.int
     """Unset: the service draws one when the study is created."""
     @_builtins.property
@@ -392,6 +395,12 @@ class StudyConfig(_message.Message):
     def objective(self) -> Global___Objective: ...
     @_builtins.property
     def algorithm(self) -> Global___Algorithm: ...
+    @_builtins.property
+    def early_stopping(self) -> Global___Algorithm:
+        """The early-stopping rule by its registered name ("medianstop") with its settings.
+        Unset: trials run to their end.
+        """
+
     def __init__(
         self,
         *,
@@ -399,10 +408,11 @@ class StudyConfig(_message.Message):
         objective: Global___Objective | None = ...,
         algorithm: Global___Algorithm | None = ...,
         seed: _builtins.int | None = ...,
+        early_stopping: Global___Algorithm | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "algorithm", b"algorithm", "objective", b"objective", "seed", b"seed", "space", b"space"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "algorithm", b"algorithm", "early_stopping", b"early_stopping", "objective", b"objective", "seed", b"seed", "space", b"space"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "algorithm", b"algorithm", "objective", b"objective", "seed", b"seed", "space", b"space"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "algorithm", b"algorithm", "early_stopping", b"early_stopping", "objective", b"objective", "seed", b"seed", "space", b"space"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015

@@ -196,3 +196,28 @@ class Trial(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__completed_at) -> _WhichOneofReturnType__completed_at | None: ...
 
 Global___Trial: _TypeAlias = Trial  # noqa: Y015
+
+@_typing.final
+class StopDecision(_message.Message):
+    """Whether a running trial should stop early, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOULD_STOP_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    should_stop: _builtins.bool
+    reason: _builtins.str
+    """What was compared (for a stop) or why no decision was made."""
+    def __init__(
+        self,
+        *,
+        should_stop: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "should_stop", b"should_stop"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopDecision: _TypeAlias = StopDecision  # noqa: Y015

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from tuner.algorithms import check_algorithm, make_designer
+from tuner.algorithms import check_algorithm, check_early_stopping, make_designer, make_stopper
 from tuner.backend import Suggestions
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
 from tuner.service._designers import DesignerCache, WarmDesigner
 from tuner.service._metrics import reduce_measurements
-from tuner.trial import TrialState
+from tuner.trial import StopDecision, TrialState
 
 if TYPE_CHECKING:
     from tuner.config import Objective, StudyConfig, StudyInfo, StudyState
@@ -112,8 +112,10 @@ def _decide_completion(
     if math.isnan(value):
         reason = f"objective metric {objective.metric_name!r} is NaN"
         return _Completion(TrialState.INFEASIBLE, final, None, reason)
-    state = TrialState.EARLY_STOPPED if trial.state is TrialState.STOPPING else TrialState.SUCCEEDED
-    return _Completion(state, final, value, "")
+    if trial.state is TrialState.STOPPING:
+        # Keep why it was stopped (the early-stopping rule's reason).
+        return _Completion(TrialState.EARLY_STOPPED, final, value, trial.reason)
+    return _Completion(TrialState.SUCCEEDED, final, value, "")
 
 
 class ServiceCore:
@@ -167,13 +169,14 @@ class ServiceCore:
         """Create a study, drawing a seed when the config has none.
 
         Raises:
-            InvalidArgumentError: The name is empty, or the algorithm or its settings do
-                not fit the config.
+            InvalidArgumentError: The name is empty, the algorithm or its settings do
+                not fit the config, or the early-stopping rule or its settings are invalid.
             AlreadyExistsError: The name is taken.
         """
         if not name:
             raise InvalidArgumentError("a study needs a non-empty name", field="name")
         check_algorithm(config)
+        check_early_stopping(config)
         if config.seed is None:
             config = dataclasses.replace(config, seed=secrets.randbits(31))
         study = self._store.create_study(name, config)
@@ -403,5 +406,55 @@ class ServiceCore:
                     trial_id, TrialState.STOPPING, allowed_from=(TrialState.ACTIVE,)
                 )
             )
+
+        return _retry_on_race(attempt)
+
+    # --- early stopping --------------------------------------------------------------------
+
+    def check_trial_early_stopping(self, trial_id: int) -> StopDecision:
+        """Apply the study's early-stopping rule to a trial; stop it if the rule says so.
+
+        Reads the trial and the study's other trials, asks the rule (built from the
+        study's config, :func:`tuner.algorithms.make_stopper`) and, when it says stop,
+        moves the trial ``ACTIVE`` -> ``STOPPING`` with the rule's reason, in the same
+        call. A study without early stopping, or a trial that is queued or finished,
+        answers ``should_stop=False``; a ``STOPPING`` trial answers True with its reason.
+
+        Raises:
+            NotFoundError: There is no such trial.
+        """
+
+        def attempt() -> StopDecision:
+            trial = self._store.get_trial(trial_id)
+            if trial.state is TrialState.STOPPING:
+                return StopDecision(should_stop=True, reason=trial.reason or "already stopping")
+            if trial.state is not TrialState.ACTIVE:
+                return StopDecision(
+                    should_stop=False, reason=f"trial {trial_id} is {trial.state.value}"
+                )
+            config = self._store.get_study(trial.study_name).config
+            stopper = make_stopper(config)
+            if stopper is None:
+                return StopDecision(should_stop=False, reason="the study has no early stopping")
+            others = [
+                other for other in self._store.list_trials(trial.study_name) if other.id != trial_id
+            ]
+            decision = stopper.should_stop(trial, others)
+            if decision.should_stop:
+                _write_unless_changed(
+                    lambda: self._store.update_trial(
+                        trial_id,
+                        TrialState.STOPPING,
+                        allowed_from=(TrialState.ACTIVE,),
+                        reason=decision.reason,
+                    )
+                )
+                logger.info(
+                    "study %r: stopping trial %d early: %s",
+                    trial.study_name,
+                    trial_id,
+                    decision.reason,
+                )
+            return decision
 
         return _retry_on_race(attempt)

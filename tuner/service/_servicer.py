@@ -135,6 +135,13 @@ class TunerServicer(service_pb2_grpc.TunerServiceServicer):
         return convert.trial_to_proto(self._backend.stop_trial(request.trial_id))
 
     @rpc
+    def CheckTrialEarlyStopping(
+        self, request: service_pb2.CheckTrialEarlyStoppingRequest, context: grpc.ServicerContext
+    ) -> trial_pb2.StopDecision:
+        decision = self._backend.check_trial_early_stopping(request.trial_id)
+        return convert.stop_decision_to_proto(decision)
+
+    @rpc
     def ListOptimalTrials(
         self, request: service_pb2.ListOptimalTrialsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListOptimalTrialsResponse:

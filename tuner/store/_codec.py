@@ -196,6 +196,14 @@ def _parameter_from_dict(data: Mapping[str, Any]) -> Parameter:
             return CategoricalParameter(name=data["name"], choices=tuple(data["choices"]))
 
 
+def _algorithm_to_dict(algorithm: AlgorithmSpec) -> dict[str, Any]:
+    return {"name": algorithm.name, "settings": dict(algorithm.settings)}
+
+
+def _algorithm_from_dict(data: Mapping[str, Any]) -> AlgorithmSpec:
+    return AlgorithmSpec(name=data["name"], settings=data["settings"])
+
+
 def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     """A JSON-able dict holding every field of ``config``.
 
@@ -219,8 +227,11 @@ def config_to_dict(config: StudyConfig) -> dict[str, Any]:
             "additional_metric_names": list(objective.additional_metric_names),
             "metric_strategies": {k: v.value for k, v in objective.metric_strategies.items()},
         },
-        "algorithm": {"name": config.algorithm.name, "settings": dict(config.algorithm.settings)},
+        "algorithm": _algorithm_to_dict(config.algorithm),
         "seed": config.seed,
+        "early_stopping": (
+            None if config.early_stopping is None else _algorithm_to_dict(config.early_stopping)
+        ),
     }
 
 
@@ -240,10 +251,14 @@ def config_from_dict(data: Mapping[str, Any]) -> StudyConfig:
                 k: MetricStrategy(v) for k, v in objective["metric_strategies"].items()
             },
         ),
-        algorithm=AlgorithmSpec(
-            name=data["algorithm"]["name"], settings=data["algorithm"]["settings"]
-        ),
+        algorithm=_algorithm_from_dict(data["algorithm"]),
         seed=data["seed"],
+        # Configs stored before early stopping existed have no key: they have none.
+        early_stopping=(
+            None
+            if data.get("early_stopping") is None
+            else _algorithm_from_dict(data["early_stopping"])
+        ),
     )
 
 
