@@ -25,7 +25,14 @@ Examples:
 
 from __future__ import annotations
 
-from tuner.algorithms._algorithm_settings import GridSettings, RandomSettings
+from tuner.algorithms._algorithm_settings import (
+    CmaEsSettings,
+    GridSettings,
+    RandomSettings,
+    RestartStrategy,
+    SobolSettings,
+    TpeSettings,
+)
 from tuner.algorithms._base import Designer
 from tuner.algorithms._registry import (
     check_algorithm,
@@ -50,13 +57,17 @@ from tuner.algorithms._stopping import (
 from tuner.algorithms._stopping_settings import MedianStopSettings
 
 __all__ = [
+    "CmaEsSettings",
     "Designer",
     "EarlyStopper",
     "GridSettings",
     "MedianStopSettings",
     "RandomSettings",
+    "RestartStrategy",
     "SettingInfo",
     "Settings",
+    "SobolSettings",
+    "TpeSettings",
     "check_algorithm",
     "check_early_stopping",
     "describe_settings",

@@ -6,11 +6,19 @@ without importing a designer (and what it imports, such as scipy).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from tuner.algorithms._settings import Settings, setting
 
-__all__ = ["GridSettings", "RandomSettings"]
+__all__ = [
+    "CmaEsSettings",
+    "GridSettings",
+    "RandomSettings",
+    "RestartStrategy",
+    "SobolSettings",
+    "TpeSettings",
+]
 
 _RANDOM_STATE_HELP = "Seed of the algorithm (Katib's name); when given it overrides the study seed."
 
@@ -40,3 +48,85 @@ class GridSettings(Settings):
         ge=0,
         description="Accepted for Katib compatibility and ignored: the grid order is fixed.",
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TpeSettings(Settings):
+    """Settings of TPE (``tpe`` and ``multivariate-tpe``), named as in Katib.
+
+    ``gamma`` is the fraction of ranked trials in the good group, capped at 25 trials (as
+    Optuna; Katib's hyperopt takes ``gamma * sqrt(n)`` instead).
+
+    Examples:
+        >>> TpeSettings().n_EI_candidates
+        24
+    """
+
+    gamma: float = setting(
+        0.1,
+        gt=0,
+        le=1,
+        description="Fraction of the ranked trials that make the good group (at most 25).",
+    )
+    prior_weight: float = setting(
+        1.0, ge=0, description="Weight of the prior (uniform-ish) component of each density."
+    )
+    n_EI_candidates: int = setting(  # Katib spells it so
+        24, ge=1, description="Candidates drawn from the good density per suggestion."
+    )
+    n_startup_trials: int = setting(
+        10, ge=0, description="Ranked trials needed before TPE is used; until then, random."
+    )
+    constant_liar: bool = setting(
+        True,
+        description="Count active trials as bad ones, so parallel suggestions spread out.",
+    )
+    random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)
+
+
+class RestartStrategy(enum.Enum):
+    """What CMA-ES does when it has converged (``restart_strategy``)."""
+
+    NONE = "none"
+    """Keep sampling around the converged point."""
+    IPOP = "ipop"
+    """Restart from a random mean with twice the population (Auger and Hansen, 2005)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmaEsSettings(Settings):
+    """Settings of CMA-ES (``cmaes``), named as Katib and Optuna name them.
+
+    Examples:
+        >>> CmaEsSettings(sigma0=0.3).restart_strategy
+        <RestartStrategy.IPOP: 'ipop'>
+    """
+
+    sigma0: float | None = setting(
+        None,
+        gt=0,
+        le=1,
+        description="Initial step size, as a fraction of each parameter's range; default 1/6.",
+    )
+    population_size: int | None = setting(
+        None, ge=2, description="Points per generation; default 4 + 3 ln(number of parameters)."
+    )
+    restart_strategy: RestartStrategy = setting(
+        RestartStrategy.IPOP, description="none, or ipop: restart with a doubled population."
+    )
+    random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SobolSettings(Settings):
+    """Settings of the Sobol sequence (``sobol``).
+
+    Examples:
+        >>> SobolSettings().scramble
+        True
+    """
+
+    scramble: bool = setting(
+        True, description="Scramble the sequence (Owen scrambling, seeded); false: plain Sobol."
+    )
+    random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)

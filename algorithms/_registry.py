@@ -14,7 +14,13 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from tuner.algorithms._algorithm_settings import GridSettings, RandomSettings
+from tuner.algorithms._algorithm_settings import (
+    CmaEsSettings,
+    GridSettings,
+    RandomSettings,
+    SobolSettings,
+    TpeSettings,
+)
 from tuner.algorithms._settings import Settings, parse_settings
 from tuner.errors import InvalidArgumentError
 
@@ -54,6 +60,10 @@ class _Algorithm:
 _ALGORITHMS: dict[str, _Algorithm] = {
     "grid": _Algorithm(GridSettings, "tuner.algorithms._grid:GridDesigner"),
     "random": _Algorithm(RandomSettings, "tuner.algorithms._random:RandomDesigner"),
+    "cmaes": _Algorithm(CmaEsSettings, "tuner.algorithms._cmaes:CmaEsDesigner"),
+    "multivariate-tpe": _Algorithm(TpeSettings, "tuner.algorithms._tpe:MultivariateTpeDesigner"),
+    "sobol": _Algorithm(SobolSettings, "tuner.algorithms._sobol:SobolDesigner"),
+    "tpe": _Algorithm(TpeSettings, "tuner.algorithms._tpe:TpeDesigner"),
 }
 
 
@@ -61,8 +71,8 @@ def registered_algorithms() -> tuple[str, ...]:
     """The names ``algorithm.name`` accepts, sorted.
 
     Examples:
-        >>> registered_algorithms()
-        ('grid', 'random')
+        >>> "random" in registered_algorithms()
+        True
     """
     return tuple(sorted(_ALGORITHMS))
 
