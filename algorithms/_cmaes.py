@@ -109,6 +109,7 @@ class CmaEsDesigner(Designer):
         self._cursor = 0
         """Index in ``_order`` where the open generation starts."""
         self._n_restarts = 0
+        self._n_generations = 0
         self._optimizer = self._new_optimizer()
 
     @classmethod
@@ -119,6 +120,16 @@ class CmaEsDesigner(Designer):
     def population_size(self) -> int:
         """Trials in the open generation."""
         return int(self._optimizer.population_size)
+
+    @property
+    def n_generations(self) -> int:
+        """Generations told to CMA-ES so far, over all restarts."""
+        return self._n_generations
+
+    @property
+    def n_restarts(self) -> int:
+        """Restarts so far (``ipop`` only)."""
+        return self._n_restarts
 
     def update(self, completed: Sequence[Trial], active: Sequence[Trial]) -> None:
         """See :meth:`Designer.update`; tells every generation that is now complete."""
@@ -153,6 +164,7 @@ class CmaEsDesigner(Designer):
         if replay:
             self._cursor = 0
             self._n_restarts = 0
+            self._n_generations = 0
             self._optimizer = self._new_optimizer()
         self._tell_complete_generations()
         self._tracker.update(completed, active)
@@ -195,6 +207,7 @@ class CmaEsDesigner(Designer):
                 return
             self._optimizer.tell(list(zip((m.x for m in members), _losses(members), strict=True)))
             self._cursor += size
+            self._n_generations += 1
             # Always asked, so the covariance is decomposed at the same moments however the
             # generations were told (warm, or replayed after a restart).
             if self._optimizer.should_stop() and self._restarts:
