@@ -28,6 +28,7 @@ from __future__ import annotations
 from tuner.algorithms._algorithm_settings import (
     CmaEsSettings,
     GridSettings,
+    HyperbandSettings,
     RandomSettings,
     RestartStrategy,
     SobolSettings,
@@ -61,6 +62,7 @@ __all__ = [
     "Designer",
     "EarlyStopper",
     "GridSettings",
+    "HyperbandSettings",
     "MedianStopSettings",
     "RandomSettings",
     "RestartStrategy",

@@ -14,6 +14,7 @@ from tuner.algorithms._settings import Settings, setting
 __all__ = [
     "CmaEsSettings",
     "GridSettings",
+    "HyperbandSettings",
     "RandomSettings",
     "RestartStrategy",
     "SobolSettings",
@@ -48,6 +49,47 @@ class GridSettings(Settings):
         ge=0,
         description="Accepted for Katib compatibility and ignored: the grid order is fixed.",
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HyperbandSettings(Settings):
+    """Settings of Hyperband with asynchronous successive halving (``hyperband``).
+
+    Named as Katib's ``hyperband`` (``resource_name``, ``eta``, ``r_l``); ``resource_name``
+    is required, and the designer checks it against the search space.
+
+    Examples:
+        >>> HyperbandSettings(resource_name="epochs").eta
+        3
+    """
+
+    resource_name: str | None = setting(
+        None,
+        description=(
+            "Required: the int or double parameter that is a trial's budget, such as epochs; "
+            "its min is the smallest resource a trial gets, its max the largest."
+        ),
+    )
+    eta: int = setting(
+        3, ge=2, description="Keep the best 1/eta of each rung; resources grow by eta per rung."
+    )
+    r_l: float | None = setting(
+        None,
+        gt=0,
+        description=(
+            "The largest resource (Katib's name), within the resource parameter's range; "
+            "default: its max."
+        ),
+    )
+    n_brackets: int | None = setting(
+        None,
+        ge=1,
+        description=(
+            "How many Hyperband brackets to run, the most aggressive first (1 is plain "
+            "asynchronous successive halving); default: all of them."
+        ),
+    )
+    random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,18 +32,22 @@ class MedianStopper(EarlyStopper):
     """Stops a trial whose best value so far is worse than the median of the others' averages.
 
     Exactly what is compared, for a trial whose latest measurement of the objective metric
-    is at step ``s``:
+    is at step ``t``:
 
-    - Nothing happens before ``s >= start_step``.
-    - The trial's *best value so far*: the best (smallest when minimising, largest when
-      maximising) of its values of the objective metric at steps up to ``s``.
-    - Each other trial that *reached step s* (it has a measurement of the metric at a step
-      ``>= s``) and is running, stopping or finished as succeeded or early-stopped
-      contributes its *running average*: the mean of its values at steps up to ``s``.
-      Failed, infeasible and queued trials do not count.
-    - With at least ``min_trials_required`` such averages, the trial stops when its best
-      value is strictly worse than their median (:func:`statistics.median`; a true median,
-      not Katib's mean).
+    - Nothing happens before ``t >= start_step``.
+    - Another trial *reached step s* when it has a measurement of the metric at a step
+      ``>= s``; it counts if it is running, stopping, or finished as succeeded or
+      early-stopped (failed, infeasible and queued trials do not). Its *running average up
+      to step s* is the mean of its values at steps ``<= s``.
+    - The trial is judged at the comparison step ``s``: the latest step ``<= t`` (and
+      ``>= start_step``) that at least ``min_trials_required`` other trials reached. So a
+      trial that is ahead of every other one is judged where they can still be compared
+      with it, and the decision does not depend on how often anyone asks.
+    - Its *best value so far* is the best (smallest when minimising, largest when
+      maximising) of all its values (up to step ``t``; when ``s < t`` its later values
+      count in its favour, so a trial that has caught up is never stopped). It stops when
+      that is strictly worse than the median (:func:`statistics.median`: a true median,
+      not Katib's mean) of the others' running averages up to step ``s``.
 
     NaN values are ignored everywhere; a trial with no value but NaN is not judged, and an
     average that is NaN (``inf`` and ``-inf`` together) is left out.
@@ -82,46 +86,55 @@ class MedianStopper(EarlyStopper):
         values = _values(trial, metric)
         if not values:
             return StopDecision(should_stop=False, reason=f"no value of {metric!r} yet")
-        step = max(s for s, _ in values)
+        latest = max(s for s, _ in values)
         start = self._settings.start_step
-        if step < start:
+        if latest < start:
             return StopDecision(
-                should_stop=False, reason=f"at step {step}, before start_step {start}"
+                should_stop=False, reason=f"at step {latest}, before start_step {start}"
             )
-        finite = [v for _, v in values if not math.isnan(v)]
-        if not finite:
-            return StopDecision(should_stop=False, reason=f"every value of {metric!r} is NaN")
-        best = max(finite) if self._objective.direction is Direction.MAXIMIZE else min(finite)
-        averages = self._running_averages(trial, others, step)
+        curves = [
+            curve
+            for other in others
+            if other.id != trial.id and other.state not in _UNTRUSTED
+            if (curve := _values(other, metric))
+        ]
+        reached = {max(s for s, _ in curve) for curve in curves}
+        candidates = sorted({latest} | {s for s in reached if start <= s < latest}, reverse=True)
         needed = self._settings.min_trials_required
-        if len(averages) < needed:
+        for step in candidates:
+            averages = _running_averages(curves, step)
+            if len(averages) >= needed:
+                break
+        else:
             return StopDecision(
                 should_stop=False,
                 reason=f"{len(averages)} other trials reached step {step}; "
                 f"min_trials_required is {needed}",
             )
+        finite = [v for _, v in values if not math.isnan(v)]
+        if not finite:
+            return StopDecision(should_stop=False, reason=f"every value of {metric!r} is NaN")
+        best = max(finite) if self._objective.direction is Direction.MAXIMIZE else min(finite)
         median = statistics.median(averages)
         compared = (
-            f"best {metric} so far {best:g} at step {step}, median {median:g} of the running "
-            f"averages of {metric} up to step {step} of {len(averages)} other trials"
+            f"best {metric} so far {best:g} at step {latest}, median {median:g} of the "
+            f"running averages of {metric} up to step {step} of {len(averages)} other trials"
         )
         if self._objective.is_better(median, best):
             return StopDecision(should_stop=True, reason=f"worse than the median: {compared}")
         return StopDecision(should_stop=False, reason=f"not worse than the median: {compared}")
 
-    def _running_averages(self, trial: Trial, others: Sequence[Trial], step: int) -> list[float]:
-        metric = self._objective.metric_name
-        averages = []
-        for other in others:
-            if other.id == trial.id or other.state in _UNTRUSTED:
-                continue
-            values = _values(other, metric)
-            if not any(s >= step for s, _ in values):
-                continue
-            so_far = [v for s, v in values if s <= step and not math.isnan(v)]
-            if not so_far:
-                continue
-            average = sum(so_far) / len(so_far)
-            if not math.isnan(average):
-                averages.append(average)
-        return averages
+
+def _running_averages(curves: Sequence[list[tuple[int, float]]], step: int) -> list[float]:
+    """The running averages up to ``step`` of the curves that reached it (NaN left out)."""
+    averages = []
+    for curve in curves:
+        if not any(s >= step for s, _ in curve):
+            continue
+        so_far = [v for s, v in curve if s <= step and not math.isnan(v)]
+        if not so_far:
+            continue
+        average = sum(so_far) / len(so_far)
+        if not math.isnan(average):
+            averages.append(average)
+    return averages

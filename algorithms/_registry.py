@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from tuner.algorithms._algorithm_settings import (
     CmaEsSettings,
     GridSettings,
+    HyperbandSettings,
     RandomSettings,
     SobolSettings,
     TpeSettings,
@@ -59,6 +60,7 @@ class _Algorithm:
 
 _ALGORITHMS: dict[str, _Algorithm] = {
     "grid": _Algorithm(GridSettings, "tuner.algorithms._grid:GridDesigner"),
+    "hyperband": _Algorithm(HyperbandSettings, "tuner.algorithms._hyperband:HyperbandDesigner"),
     "random": _Algorithm(RandomSettings, "tuner.algorithms._random:RandomDesigner"),
     "cmaes": _Algorithm(CmaEsSettings, "tuner.algorithms._cmaes:CmaEsDesigner"),
     "multivariate-tpe": _Algorithm(TpeSettings, "tuner.algorithms._tpe:MultivariateTpeDesigner"),

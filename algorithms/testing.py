@@ -46,6 +46,7 @@ __all__ = [
     "parameters",
     "point_key",
     "points",
+    "required_settings",
     "search_spaces",
     "study_config",
 ]
@@ -253,6 +254,21 @@ def study_config(
         algorithm=AlgorithmSpec(name=algorithm, settings=dict(settings or {})),
         seed=seed,
     )
+
+
+def required_settings(algorithm: str, space: SearchSpace) -> dict[str, str] | None:
+    """Settings ``algorithm`` cannot run without, chosen to fit ``space``.
+
+    The shared designer tests build every algorithm with these. Most algorithms need none
+    (``{}``); ``hyperband`` needs a resource: the first int or double parameter with min > 0.
+    None means that no choice fits the space, and the tests skip the algorithm for it.
+    """
+    if algorithm != "hyperband":
+        return {}
+    for parameter in space:
+        if isinstance(parameter, IntParameter | DoubleParameter) and parameter.low > 0:
+            return {"resource_name": parameter.name}
+    return None
 
 
 def point_key(space: SearchSpace, values: Mapping[str, ParameterValue]) -> tuple[object, ...]:

@@ -18,7 +18,7 @@ from tuner.algorithms import (
     settings_class,
 )
 from tuner.algorithms._registry import designer_class
-from tuner.algorithms.testing import study_config
+from tuner.algorithms.testing import required_settings, study_config
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,
@@ -48,15 +48,22 @@ def refusal(algorithm: str, space: SearchSpace = SPACE, **settings: str) -> Inva
 
 
 def test_katib_names_are_registered() -> None:
-    assert {"cmaes", "grid", "multivariate-tpe", "random", "sobol", "tpe"} <= set(
-        registered_algorithms()
-    )
+    assert {
+        "cmaes",
+        "grid",
+        "hyperband",
+        "multivariate-tpe",
+        "random",
+        "sobol",
+        "tpe",
+    } <= set(registered_algorithms())
 
 
 @pytest.mark.parametrize("algorithm", registered_algorithms())
 def test_every_algorithm_builds_with_default_settings(algorithm: str) -> None:
-    check_algorithm(study_config(SPACE, algorithm))
-    designer = make_designer(study_config(SPACE, algorithm, seed=None))
+    required = required_settings(algorithm, SPACE)
+    check_algorithm(study_config(SPACE, algorithm, settings=required))
+    designer = make_designer(study_config(SPACE, algorithm, seed=None, settings=required))
     assert isinstance(designer, Designer)
     assert isinstance(designer, designer_class(algorithm))  # type: ignore[arg-type]
     settings = settings_class(algorithm)()
@@ -68,7 +75,7 @@ def test_every_algorithm_builds_with_default_settings(algorithm: str) -> None:
 def test_unknown_algorithm_lists_the_registered_ones() -> None:
     error = refusal("bayesian")
     assert error.field == "algorithm.name"
-    assert "grid, random" in error.message
+    assert ", ".join(registered_algorithms()) in error.message
     assert "did you mean" not in error.message
     assert "did you mean 'random'" in refusal("Random").message
     with pytest.raises(InvalidArgumentError) as error_info:
@@ -91,7 +98,9 @@ def test_bad_random_state(algorithm: str, value: str) -> None:
 
 def test_random_state_is_accepted_by_every_katib_algorithm() -> None:
     for algorithm in registered_algorithms():
-        check_algorithm(study_config(SPACE, algorithm, settings={"random_state": "42"}))
+        required = required_settings(algorithm, SPACE)
+        assert required is not None
+        check_algorithm(study_config(SPACE, algorithm, settings={**required, "random_state": "42"}))
 
 
 def test_grid_refuses_a_double_without_step() -> None:

@@ -248,3 +248,24 @@ def test_a_trial_without_values_of_the_objective_is_not_judged() -> None:
 def test_a_tie_with_the_median_runs_on() -> None:
     others = [trial([1.0] * 4) for _ in range(3)]
     assert not stopper().should_stop(running([2.0, 2.0, 2.0, 1.0]), others).should_stop
+
+
+def test_a_trial_ahead_of_the_others_is_judged_at_the_latest_step_enough_reached() -> None:
+    # The others stopped at steps 5, 6 and 8; the trial is at step 20. All three reached
+    # step 5, two reached step 6, one reached step 8.
+    others = [trial([1.0] * 5), trial([1.0] * 6), trial([1.0] * 8)]
+    decision = stopper().should_stop(running([3.0] * 20), others)
+    assert decision.should_stop
+    assert "up to step 5 of 3 other trials" in decision.reason
+    decision = stopper(min_trials_required=2).should_stop(running([3.0] * 20), others)
+    assert "up to step 6 of 2 other trials" in decision.reason
+
+
+def test_a_trial_that_caught_up_later_runs_on() -> None:
+    # Judged at step 4 (where the others stopped), but its best value so far counts.
+    caught_up = running([5.0, 5.0, 5.0, 5.0, 5.0, 0.1])
+    others = [trial([1.0] * 4) for _ in range(3)]
+    decision = stopper().should_stop(caught_up, others)
+    assert not decision.should_stop
+    assert "best loss so far 0.1 at step 6" in decision.reason
+    assert "up to step 4" in decision.reason

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from tuner.collectors import wrap_with_stdout_collector
 from tuner.config import AlgorithmSpec, Budget, Direction, Objective, StudyConfig, StudyState
-from tuner.controller import Controller, ExperimentOutcome, Progress
+from tuner.controller import Controller, ExperimentOutcome, ExperimentResult, Progress
 from tuner.runners import LocalRunner, ProcessCommand
 from tuner.service import ServiceCore, create_server
 from tuner.space import DoubleParameter, IntParameter, SearchSpace
@@ -194,3 +196,131 @@ def test_an_interrupted_experiment_resumes_relaunching_its_running_trials(stack:
     trials = stack.core.list_trials("study")
     assert _states(trials) == [TrialState.SUCCEEDED] * 4
     assert {t.id for t in left_running} <= {t.id for t in trials}
+
+
+# -- early stopping ----------------------------------------------------------------------------
+
+STEPPED = StudyConfig(
+    space=SearchSpace(
+        (
+            DoubleParameter(name="x", low=-1.0, high=1.0),
+            IntParameter(name="steps", low=1, high=100_000),
+        )
+    ),
+    objective=Objective(metric_name="loss"),
+    early_stopping=AlgorithmSpec(
+        name="medianstop", settings={"min_trials_required": "3", "start_step": "4"}
+    ),
+    seed=5,
+)
+"""Trials print ``loss = (x - 0.3)**2 + 1/step`` for ``steps`` steps."""
+
+DEADLINE = 60.0
+"""Seconds after which a test gives up waiting (a hang, not a timing assertion)."""
+
+
+def _wait_until(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def _stepped_runner(stack: Stack, pid_dir: Path) -> LocalRunner:
+    pid_dir.mkdir(exist_ok=True)
+
+    def command_for(trial: Trial) -> ProcessCommand:
+        argv = [
+            sys.executable,
+            str(SCRIPT),
+            f"--x={trial.parameters['x']}",
+            f"--steps={trial.parameters['steps']}",
+            "--step-sleep=0.05",
+            f"--pid-file={pid_dir / f'{trial.id}.pid'}",
+        ]
+        return ProcessCommand(argv=wrap_with_stdout_collector(argv, metric_names=("loss",)))
+
+    return LocalRunner(
+        command_for=command_for,
+        log_dir=stack.log_dir,
+        service_endpoint=stack.endpoint,
+        grace_period=2.0,
+    )
+
+
+def _run_with_deadline(controller: Controller) -> ExperimentResult:
+    watchdog = threading.Timer(DEADLINE, controller.request_stop)
+    watchdog.start()
+    try:
+        return controller.run()
+    finally:
+        watchdog.cancel()
+
+
+def _is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_bad_trial_is_stopped_early_and_the_good_ones_complete(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.core.create_study("study", STEPPED)
+    good, bad = {"x": 0.3, "steps": 6}, {"x": -1.0, "steps": 100_000}
+    for parameters in (good, good, good, bad, {"x": 0.35, "steps": 6}):
+        stack.core.add_trial("study", parameters)  # handed out in this order
+    runner = _stepped_runner(stack, tmp_path / "pids")
+    controller = stack.controller(runner, Budget(max_trial_count=5, parallel_trial_count=1))
+    result = _run_with_deadline(controller)
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.SUCCEEDED, result.reason
+    assert "maxTrialCount" in result.reason
+    trials = stack.core.list_trials("study")
+    assert _states(trials) == [TrialState.SUCCEEDED] * 3 + [
+        TrialState.EARLY_STOPPED,
+        TrialState.SUCCEEDED,
+    ]
+    stopped = trials[3]
+    assert "worse than the median" in stopped.reason
+    assert 4 <= len(stopped.measurements) < 100_000
+    losses = [m.metrics["loss"] for m in stopped.measurements]
+    assert stopped.objective_value("loss") == min(losses)
+    pid = int((tmp_path / "pids" / f"{stopped.id}.pid").read_text())
+    _wait_until(lambda: _is_gone(pid), f"process {pid} of the stopped trial to end")
+    assert result.progress.early_stopped == 1
+    assert result.progress.failed == 0
+    assert result.progress.succeeded == 4
+
+
+def test_a_trial_stopped_by_anyone_is_stopped_by_the_controller(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.core.create_study("study", replace(STEPPED, early_stopping=None))
+    stack.core.add_trial("study", {"x": 0.5, "steps": 100_000})
+    runner = _stepped_runner(stack, tmp_path / "pids")
+    controller = stack.controller(runner, Budget(max_trial_count=1, parallel_trial_count=1))
+
+    def stop_once_it_reports() -> None:
+        def reported() -> bool:
+            trials = stack.core.list_trials("study", states=[TrialState.ACTIVE])
+            return bool(trials and trials[0].measurements)
+
+        _wait_until(reported, "the trial to report a measurement")
+        [trial] = stack.core.list_trials("study")
+        stack.core.stop_trial(trial.id)
+
+    stopper = threading.Thread(target=stop_once_it_reports)
+    stopper.start()
+    result = _run_with_deadline(controller)
+    stopper.join()
+    runner.close()
+
+    assert result.outcome is ExperimentOutcome.SUCCEEDED, result.reason
+    [trial] = stack.core.list_trials("study")
+    assert trial.state is TrialState.EARLY_STOPPED
+    assert result.progress.early_stopped == 1

@@ -37,10 +37,15 @@ class Controller:
     It keeps up to ``budget.parallel_trial_count`` trials running, stops once
     ``budget.max_trial_count`` trials have finished, fails the experiment once more than
     ``budget.max_failed_trial_count`` have failed, succeeds early when a trial meets the
-    objective's goal, and ends when the algorithm has nothing left to suggest. The study
-    must exist. Everything it knows comes from the backend, so a new controller picks up
-    where a dead one stopped: trials the dead one left running are adopted from the runner
-    or launched again, and finished ones count toward the budget.
+    objective's goal, and ends when the algorithm has nothing left to suggest. With early
+    stopping configured, it asks the service about each running trial that reported new
+    measurements since it last asked; trials that become ``STOPPING`` (by that check, or
+    by anyone calling ``stop_trial``) are stopped through the runner and end
+    ``EARLY_STOPPED`` with their values so far (``FAILED`` without any), counting toward
+    ``max_trial_count`` but not as failures. The study must exist. Everything it knows
+    comes from the backend, so a new controller picks up where a dead one stopped: trials
+    the dead one left running are adopted from the runner or launched again, and finished
+    ones count toward the budget.
 
     Args:
         backend: Where the study lives: the in-process service core or a client.
@@ -73,6 +78,9 @@ class Controller:
         self._published: Progress | None = None
         self._is_exhausted = False
         self._objective: Objective | None = None
+        self._has_early_stopping = False
+        self._checked_counts: dict[int, int] = {}
+        """Per running trial, how many measurements it had when last checked for stopping."""
 
     def request_stop(self) -> None:
         """Ask the loop to stop its trials and return ``INTERRUPTED``; safe from any thread."""
@@ -87,10 +95,12 @@ class Controller:
         """
         study = self._backend.get_study(self._study_name)
         self._objective = study.config.objective
+        self._has_early_stopping = study.config.early_stopping is not None
         self._load_history()
         try:
             while True:
                 self._settle_finished()
+                self._stop_early()
                 ended = self._check_end()
                 if ended is not None:
                     return self._finish(*ended)
@@ -150,6 +160,7 @@ class Controller:
         except FailedPreconditionError:
             settled = self._backend.get_trial(trial_id)  # it finished itself, e.g. by push
         self._runner.release(trial_id)
+        self._checked_counts.pop(trial_id, None)
         self._count(settled)
 
     def _complete(self, trial: Trial, status: RunStatus) -> Trial:
@@ -195,6 +206,49 @@ class Controller:
         value, best_value = trial.objective_value(metric), best.objective_value(metric)
         assert value is not None and best_value is not None
         return trial if self._objective.is_better(value, best_value) else best
+
+    # -- early stopping --------------------------------------------------------------------
+
+    def _stop_early(self) -> None:
+        """Check running trials with new measurements; stop those that are ``STOPPING``.
+
+        One ``list_trials`` call reads every running trial's state and measurements.
+        """
+        if not self._running:
+            return
+        listed = {
+            trial.id: trial
+            for trial in self._backend.list_trials(
+                self._study_name, states=(TrialState.ACTIVE, TrialState.STOPPING)
+            )
+        }
+        for trial_id in list(self._running):
+            trial = listed.get(trial_id)
+            if trial is None:
+                continue  # finished meanwhile (say, by push): settled once its run ends
+            if trial.state is TrialState.ACTIVE and self._has_new_measurements(trial):
+                decision = self._backend.check_trial_early_stopping(trial_id)
+                if decision.should_stop:
+                    trial = replace(trial, state=TrialState.STOPPING, reason=decision.reason)
+            self._running[trial_id] = trial
+            if trial.state is TrialState.STOPPING:
+                logger.info(
+                    "study %s: stopping trial %d early%s",
+                    self._study_name,
+                    trial_id,
+                    f": {trial.reason}" if trial.reason else "",
+                )
+                self._runner.stop(trial_id)
+                self._settle(trial_id, self._runner.poll(trial_id))
+
+    def _has_new_measurements(self, trial: Trial) -> bool:
+        if not self._has_early_stopping:
+            return False
+        count = len(trial.measurements)
+        if count <= self._checked_counts.get(trial.id, 0):
+            return False
+        self._checked_counts[trial.id] = count
+        return True
 
     # -- ending ----------------------------------------------------------------------------
 
