@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
+from tuner.config import AlgorithmSpec
 from tuner.errors import InvalidArgumentError
 from tuner.space import DoubleParameter
 from tuner.spec import load_experiment
-from tuner.spec._convert import algorithm_error_loc, convert_space
+from tuner.spec._convert import algorithm_error_loc, convert_space, early_stopping_error_loc
 from tuner.spec._errors import ErrorSink, format_loc
-from tuner.spec._model import AlgorithmSection, ParameterSection
+from tuner.spec._model import AlgorithmSection, EarlyStoppingSection, ParameterSection
 
 
 def _algorithm(document: dict[str, Any], name: str, **settings: str) -> None:
@@ -158,3 +159,87 @@ def _parameter(name: str, kind: str, **space: Any) -> ParameterSection:
     return ParameterSection.model_validate(
         {"name": name, "parameterType": kind, "feasibleSpace": space}
     )
+
+
+# -- early stopping ----------------------------------------------------------------------------
+
+
+def _early_stopping(document: dict[str, Any], name: str, **settings: str) -> None:
+    document["spec"]["earlyStopping"] = {
+        "algorithmName": name,
+        "algorithmSettings": [{"name": k, "value": v} for k, v in settings.items()],
+    }
+
+
+def test_early_stopping_converts_into_the_study_config(document: dict[str, Any]) -> None:
+    _early_stopping(document, "medianstop", min_trials_required="2", start_step="5")
+
+    experiment = load_experiment(document)
+
+    expected = AlgorithmSpec(
+        name="medianstop", settings={"min_trials_required": "2", "start_step": "5"}
+    )
+    assert experiment.early_stopping == expected
+    assert experiment.study_config().early_stopping == expected
+
+
+def test_no_early_stopping_converts_to_none(document: dict[str, Any]) -> None:
+    assert load_experiment(document).study_config().early_stopping is None
+
+
+def test_unknown_early_stopping_algorithm(errors_of: Any, document: dict[str, Any]) -> None:
+    _early_stopping(document, "median")
+
+    message = errors_of(document).at("spec.earlyStopping.algorithmName")
+
+    assert "unknown early-stopping algorithm 'median'" in message
+    assert "did you mean 'medianstop'" in message
+
+
+def test_bad_early_stopping_value_points_at_its_value(
+    errors_of: Any, document: dict[str, Any]
+) -> None:
+    _early_stopping(document, "medianstop", min_trials_required="3", start_step="-2")
+
+    message = errors_of(document).at("spec.earlyStopping.algorithmSettings[1].value")
+
+    assert message == "must be >= 0, got -2"
+
+
+def test_unknown_early_stopping_setting_points_at_its_name(
+    errors_of: Any, document: dict[str, Any]
+) -> None:
+    _early_stopping(document, "medianstop", min_trials="3")
+
+    message = errors_of(document).at("spec.earlyStopping.algorithmSettings[0].name")
+
+    assert "unknown setting 'min_trials'" in message
+    assert "min_trials_required, start_step" in message
+
+
+_STOPPING = EarlyStoppingSection.model_validate(
+    {"algorithmName": "medianstop", "algorithmSettings": [{"name": "start_step", "value": "x"}]}
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "message", "expected"),
+    [
+        ("early_stopping.name", "unknown", "spec.earlyStopping.algorithmName"),
+        ("early_stopping", "x", "spec.earlyStopping.algorithmName"),
+        (
+            "early_stopping.settings.start_step",
+            "bad",
+            "spec.earlyStopping.algorithmSettings[0].value",
+        ),
+        (
+            "early_stopping.settings.start_step",
+            "unknown setting",
+            "spec.earlyStopping.algorithmSettings[0].name",
+        ),
+        ("early_stopping.settings.other", "x", "spec.earlyStopping.algorithmSettings"),
+        ("something.else", "x", "spec.earlyStopping"),
+    ],
+)
+def test_early_stopping_error_paths(field: str, message: str, expected: str) -> None:
+    assert format_loc(early_stopping_error_loc(field, message, _STOPPING)) == expected

@@ -261,14 +261,27 @@ def test_metadata_namespace_rule(errors_of: Any, document: dict[str, Any]) -> No
     )
 
 
-def test_early_stopping_is_refused(errors_of: Any, document: dict[str, Any]) -> None:
+def test_early_stopping_needs_an_algorithm_name(errors_of: Any, document: dict[str, Any]) -> None:
     document["spec"]["earlyStopping"] = {
-        "algorithmName": "medianstop",
         "algorithmSettings": [{"name": "min_trials_required", "value": "3"}],
     }
 
     assert errors_of(document).at("spec.earlyStopping.algorithmName") == (
-        "early stopping is not available yet; remove spec.earlyStopping"
+        "is required: name the early-stopping algorithm"
+    )
+
+
+def test_early_stopping_settings_must_not_repeat(errors_of: Any, document: dict[str, Any]) -> None:
+    document["spec"]["earlyStopping"] = {
+        "algorithmName": "medianstop",
+        "algorithmSettings": [
+            {"name": "start_step", "value": "3"},
+            {"name": "start_step", "value": "5"},
+        ],
+    }
+
+    assert errors_of(document).at("spec.earlyStopping.algorithmSettings[1].name") == (
+        "repeats the setting 'start_step'"
     )
 
 

@@ -33,6 +33,7 @@ from tuner.spec._metrics_collector import (
 from tuner.spec._model import (
     AlgorithmSection,
     Distribution,
+    EarlyStoppingSection,
     ExperimentSpec,
     MetricsCollectorSection,
     ObjectiveSection,
@@ -47,10 +48,12 @@ __all__ = [
     "algorithm_error_loc",
     "convert_algorithm",
     "convert_budget",
+    "convert_early_stopping",
     "convert_metrics_collector",
     "convert_objective",
     "convert_space",
     "convert_trial_template",
+    "early_stopping_error_loc",
 ]
 
 DEFAULT_ALGORITHM = "random"
@@ -64,6 +67,7 @@ _T = TypeVar("_T")
 _PARAMETERS: Loc = ("spec", "parameters")
 _OBJECTIVE: Loc = ("spec", "objective")
 _ALGORITHM: Loc = ("spec", "algorithm")
+_EARLY_STOPPING: Loc = ("spec", "earlyStopping")
 
 _PARAMETER_FIELDS: dict[str, Loc] = {
     "name": ("name",),
@@ -196,6 +200,20 @@ def convert_algorithm(section: AlgorithmSection, errors: ErrorSink) -> Algorithm
     )
 
 
+def convert_early_stopping(
+    section: EarlyStoppingSection, errors: ErrorSink
+) -> AlgorithmSpec | None:
+    """The early-stopping rule of a checked section (which names one)."""
+    return _build(
+        lambda: AlgorithmSpec(
+            name=section.algorithm_name or "",
+            settings={s.name: s.value for s in section.algorithm_settings},
+        ),
+        errors,
+        lambda exc: (*_EARLY_STOPPING, "algorithmName") if exc.field == "name" else _EARLY_STOPPING,
+    )
+
+
 def convert_budget(spec: ExperimentSpec, errors: ErrorSink) -> Budget | None:
     """The trial counts."""
 
@@ -226,17 +244,7 @@ def algorithm_error_loc(field: str, message: str, algorithm: AlgorithmSection) -
     if field in ("algorithm", "algorithm.name"):
         return (*_ALGORITHM, "algorithmName")
     if match := re.fullmatch(r"algorithm\.settings(?:\.(.+))?", field):
-        names = [s.name for s in algorithm.algorithm_settings]
-        name = match.group(1)
-        if name not in names:
-            return (*_ALGORITHM, "algorithmSettings")
-        is_unknown = re.search(r"\bunknown\b|\bunrecognised\b|\bunrecognized\b", message, re.I)
-        return (
-            *_ALGORITHM,
-            "algorithmSettings",
-            names.index(name),
-            "name" if is_unknown else "value",
-        )
+        return _setting_loc(_ALGORITHM, match.group(1), message, algorithm)
     if match := re.fullmatch(r"space\.parameters\[(\d+)\](?:\.(\w+))?", field):
         index = int(match.group(1))
         attribute = match.group(2)
@@ -248,6 +256,33 @@ def algorithm_error_loc(field: str, message: str, algorithm: AlgorithmSection) -
         key = _OBJECTIVE_FIELDS.get(match.group(1) or "")
         return (*_OBJECTIVE, key) if key else _OBJECTIVE
     return _ALGORITHM
+
+
+def early_stopping_error_loc(field: str, message: str, section: EarlyStoppingSection) -> Loc:
+    """Where in the document an error of ``check_early_stopping`` belongs.
+
+    Args:
+        field: The error's field: ``early_stopping.name`` or
+            ``early_stopping.settings.<name>``.
+        message: The error's message (it tells an unknown setting from a bad value).
+        section: The document's early-stopping section, to find a setting's index.
+    """
+    if match := re.fullmatch(r"early_stopping\.settings(?:\.(.+))?", field):
+        return _setting_loc(_EARLY_STOPPING, match.group(1), message, section)
+    if field in ("early_stopping", "early_stopping.name"):
+        return (*_EARLY_STOPPING, "algorithmName")
+    return _EARLY_STOPPING
+
+
+def _setting_loc(
+    at: Loc, name: str | None, message: str, section: AlgorithmSection | EarlyStoppingSection
+) -> Loc:
+    """``at.algorithmSettings[j].value`` (or ``.name`` for an unknown setting)."""
+    names = [s.name for s in section.algorithm_settings]
+    if name not in names:
+        return (*at, "algorithmSettings")
+    is_unknown = re.search(r"\bunknown\b|\bunrecognised\b|\bunrecognized\b", message, re.I)
+    return (*at, "algorithmSettings", names.index(name), "name" if is_unknown else "value")
 
 
 # -- trial template and metrics collector --------------------------------------------------------

@@ -60,11 +60,18 @@ class Experiment:
     metrics_collector: MetricsCollector
     document: Mapping[str, Any]
     """The document as given (a deep copy), for storing or showing it."""
+    early_stopping: AlgorithmSpec | None = None
+    """The early-stopping rule (``spec.earlyStopping``); None when there is none."""
 
     def study_config(self) -> StudyConfig:
-        """The study's optimisation problem: space, objective and algorithm.
+        """The study's optimisation problem: space, objective, algorithm, early stopping.
 
         ``seed`` is None: the service draws one, and a designer that honours Katib's
         ``random_state`` setting reads it from the algorithm settings itself.
         """
-        return StudyConfig(space=self.space, objective=self.objective, algorithm=self.algorithm)
+        return StudyConfig(
+            space=self.space,
+            objective=self.objective,
+            algorithm=self.algorithm,
+            early_stopping=self.early_stopping,
+        )

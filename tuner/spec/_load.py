@@ -13,14 +13,16 @@ from tuner.spec._convert import (
     algorithm_error_loc,
     convert_algorithm,
     convert_budget,
+    convert_early_stopping,
     convert_metrics_collector,
     convert_objective,
     convert_space,
     convert_trial_template,
+    early_stopping_error_loc,
 )
 from tuner.spec._errors import ErrorSink, ExperimentError, FieldError, Loc, format_loc
 from tuner.spec._experiment import Experiment
-from tuner.spec._model import AlgorithmSection, MetricsCollectorSection
+from tuner.spec._model import AlgorithmSection, EarlyStoppingSection, MetricsCollectorSection
 from tuner.spec._sections import parse
 from tuner.spec._source import Source, read_source
 from tuner.spec._validate import check
@@ -88,9 +90,18 @@ def _build(data: Any, errors: ErrorSink) -> Experiment | None:
         objective = convert_objective(sections.objective, errors)
     if sections.algorithm is not None and not errors.has_under(("spec", "algorithm")):
         algorithm = convert_algorithm(sections.algorithm, errors)
+    early_stopping = None
+    section = sections.early_stopping
+    if section is not None and not errors.has_under(("spec", "earlyStopping")):
+        early_stopping = convert_early_stopping(section, errors)
     if space is not None and objective is not None and algorithm is not None:
         config = StudyConfig(space=space, objective=objective, algorithm=algorithm)
         _check_algorithm(config, sections.algorithm or AlgorithmSection(), errors)
+        if section is not None and early_stopping is not None:
+            config = StudyConfig(
+                space=space, objective=objective, algorithm=algorithm, early_stopping=early_stopping
+            )
+            _check_early_stopping(config, section, errors)
 
     document = sections.document
     if errors or document is None or space is None or objective is None or algorithm is None:
@@ -110,6 +121,7 @@ def _build(data: Any, errors: ErrorSink) -> Experiment | None:
             sections.metrics_collector or MetricsCollectorSection()
         ),
         document=data,
+        early_stopping=early_stopping,
     )
 
 
@@ -141,6 +153,20 @@ def _check_algorithm(config: StudyConfig, section: AlgorithmSection, errors: Err
         check_algorithm(config)
     except InvalidArgumentError as exc:
         errors.add(algorithm_error_loc(exc.field, exc.message, section), exc.message)
+
+
+def _check_early_stopping(
+    config: StudyConfig, section: EarlyStoppingSection, errors: ErrorSink
+) -> None:
+    """Let the early-stopping registry refuse its name or its settings."""
+    from tuner.algorithms import (  # type: ignore[import-not-found, unused-ignore]
+        check_early_stopping,
+    )
+
+    try:
+        check_early_stopping(config)
+    except InvalidArgumentError as exc:
+        errors.add(early_stopping_error_loc(exc.field, exc.message, section), exc.message)
 
 
 def _field_errors(errors: ErrorSink, source: Source) -> list[FieldError]:

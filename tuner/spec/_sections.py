@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 from tuner.spec._errors import ErrorSink, Loc
 from tuner.spec._model import (
     AlgorithmSection,
+    EarlyStoppingSection,
     ExperimentDocument,
     MetricsCollectorSection,
     ObjectiveSection,
@@ -46,7 +47,8 @@ class Sections:
     objective: ObjectiveSection | None = None
     algorithm: AlgorithmSection | None = None
     """An empty section (Katib's defaults) when the document has none."""
-    has_early_stopping: bool = False
+    early_stopping: EarlyStoppingSection | None = None
+    """None when the document has none (or it is malformed)."""
     has_nas_config: bool = False
     trial_template: TrialTemplateSection | None = None
     metrics_collector: MetricsCollectorSection | None = None
@@ -75,7 +77,7 @@ def parse(raw: Any, errors: ErrorSink) -> Sections:
         parameters=tuple(spec.parameters),
         objective=spec.objective,
         algorithm=spec.algorithm or AlgorithmSection(),
-        has_early_stopping=spec.early_stopping is not None,
+        early_stopping=spec.early_stopping,
         has_nas_config=spec.nas_config is not None,
         trial_template=spec.trial_template,
         metrics_collector=spec.metrics_collector_spec or MetricsCollectorSection(),
@@ -96,7 +98,7 @@ def _salvage(raw: Any) -> Sections:
         ),
         objective=_try(ObjectiveSection, spec.get("objective")),
         algorithm=_try(AlgorithmSection, _or_empty(spec.get("algorithm"))),
-        has_early_stopping=spec.get("earlyStopping") is not None,
+        early_stopping=_try(EarlyStoppingSection, spec.get("earlyStopping")),
         has_nas_config=spec.get("nasConfig") is not None,
         trial_template=_try(TrialTemplateSection, spec.get("trialTemplate")),
         metrics_collector=_try(

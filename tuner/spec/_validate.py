@@ -17,10 +17,12 @@ from tuner.spec._metrics_collector import (
 from tuner.spec._model import (
     AlgorithmSection,
     Distribution,
+    EarlyStoppingSection,
     MetricsCollectorSection,
     ObjectiveSection,
     ObjectMetadata,
     ParameterSection,
+    SettingSpec,
     parse_number,
 )
 from tuner.spec._sections import Sections
@@ -53,11 +55,8 @@ def check(sections: Sections, errors: ErrorSink) -> None:
         _check_objective(sections.objective, errors)
     if sections.algorithm is not None:
         _check_algorithm(sections.algorithm, errors)
-    if sections.has_early_stopping:
-        errors.add(
-            ("spec", "earlyStopping", "algorithmName"),
-            "early stopping is not available yet; remove spec.earlyStopping",
-        )
+    if sections.early_stopping is not None:
+        _check_early_stopping(sections.early_stopping, errors)
     if sections.has_nas_config:
         errors.add(
             ("spec", "nasConfig"),
@@ -233,11 +232,22 @@ def _check_objective(objective: ObjectiveSection, errors: ErrorSink) -> None:
 
 
 def _check_algorithm(algorithm: AlgorithmSection, errors: ErrorSink) -> None:
+    _check_settings(algorithm.algorithm_settings, ("spec", "algorithm"), errors)
+
+
+def _check_early_stopping(early_stopping: EarlyStoppingSection, errors: ErrorSink) -> None:
+    at: Loc = ("spec", "earlyStopping")
+    if early_stopping.algorithm_name is None:
+        errors.add((*at, "algorithmName"), "is required: name the early-stopping algorithm")
+    _check_settings(early_stopping.algorithm_settings, at, errors)
+
+
+def _check_settings(settings: Sequence[SettingSpec], at: Loc, errors: ErrorSink) -> None:
     seen: set[str] = set()
-    for index, setting in enumerate(algorithm.algorithm_settings):
+    for index, setting in enumerate(settings):
         if setting.name in seen:
             errors.add(
-                ("spec", "algorithm", "algorithmSettings", index, "name"),
+                (*at, "algorithmSettings", index, "name"),
                 f"repeats the setting {setting.name!r}",
             )
         seen.add(setting.name)
