@@ -152,3 +152,44 @@ def test_to_dataframe(where: dict[str, str]) -> None:
         frame = study.to_dataframe()
         assert list(frame["state"]) == ["SUCCEEDED"] * 3
         assert {"params.x", "params.n", "params.kind", "metrics.loss"} <= set(frame.columns)
+
+
+def test_should_stop_stops_a_bad_trial_by_the_median_rule(where: dict[str, str]) -> None:
+    settings = {"min_trials_required": 2, "start_step": 2}
+    with _create(where, early_stopping="medianstop", early_stopping_settings=settings) as study:
+        assert study.config.early_stopping == tuner.AlgorithmSpec(
+            name="medianstop", settings={"min_trials_required": "2", "start_step": "2"}
+        )
+        for _ in range(2):
+            good = study.suggest()
+            for step, loss in enumerate([1.0, 0.5, 0.25], start=1):
+                study.report(good, step=step, loss=loss)
+                assert not study.should_stop(good)
+            study.complete(good)
+
+        bad = study.suggest()
+        study.report(bad, step=1, loss=5.0)
+        assert not study.should_stop(bad)  # before start_step
+        study.report(bad, step=2, loss=4.0)
+        assert study.should_stop(bad)
+        done = study.complete(bad)
+        assert done.state is tuner.TrialState.EARLY_STOPPED
+        assert done.objective_value("loss") == 4.0
+        assert "median" in done.reason
+
+
+def test_should_stop_is_false_without_early_stopping(where: dict[str, str]) -> None:
+    with _create(where) as study:
+        trial = study.suggest()
+        for step in range(1, 10):
+            study.report(trial, step=step, loss=100.0)
+            assert not study.should_stop(trial.id)
+
+
+def test_bad_early_stopping_is_refused(where: dict[str, str]) -> None:
+    with pytest.raises(tuner.InvalidArgumentError) as error:
+        _create(where, early_stopping="medianstop", early_stopping_settings={"start_step": "x"})
+    assert error.value.field == "early_stopping.settings.start_step"
+    with pytest.raises(tuner.InvalidArgumentError) as error:
+        _create(where, early_stopping_settings={"start_step": 2})
+    assert error.value.field == "early_stopping_settings"

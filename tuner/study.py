@@ -96,6 +96,8 @@ class Study:
         algorithm: str = "random",
         settings: Mapping[str, object] | None = None,
         seed: int | None = None,
+        early_stopping: str | None = None,
+        early_stopping_settings: Mapping[str, object] | None = None,
         store: str | None = None,
         server: str | None = None,
         token: str | None = None,
@@ -111,6 +113,9 @@ class Study:
             algorithm: A registered algorithm name (``random``, ``grid``, ...).
             settings: The algorithm's settings, e.g. ``{"random_state": 7}``.
             seed: Seed of the algorithm; drawn at random when None.
+            early_stopping: A registered early-stopping rule (``medianstop``), or None
+                to let every trial run to its end; see :meth:`should_stop`.
+            early_stopping_settings: The rule's settings, e.g. ``{"start_step": 2}``.
             store: Database URL of a local store (see :func:`connect`).
             server: Address of a ``tuner server``.
             token: The server's bearer token.
@@ -119,8 +124,14 @@ class Study:
 
         Raises:
             AlreadyExistsError: The name is taken and ``load_if_exists`` is False.
-            InvalidArgumentError: The space, objective, algorithm or settings are invalid.
+            InvalidArgumentError: The space, objective, algorithm, early stopping or
+                their settings are invalid.
         """
+        if early_stopping is None and early_stopping_settings:
+            raise InvalidArgumentError(
+                "early_stopping_settings given without early_stopping",
+                field="early_stopping_settings",
+            )
         if isinstance(objective, str):
             objective = Objective(metric_name=objective, direction=Direction(direction))
         if not isinstance(parameters, SearchSpace):
@@ -132,6 +143,14 @@ class Study:
                 name=algorithm, settings={k: str(v) for k, v in (settings or {}).items()}
             ),
             seed=seed,
+            early_stopping=(
+                None
+                if early_stopping is None
+                else AlgorithmSpec(
+                    name=early_stopping,
+                    settings={k: str(v) for k, v in (early_stopping_settings or {}).items()},
+                )
+            ),
         )
         backend = connect(store=store, server=server, token=token)
         try:
@@ -217,6 +236,37 @@ class Study:
             metrics = {self.config.objective.metric_name: value, **metrics}
         final = Measurement(metrics=metrics) if metrics else None
         return self._backend.complete_trial(_trial_id(trial), final)
+
+    def should_stop(self, trial: Trial | int) -> bool:
+        """Whether a running trial should stop early, by the study's early-stopping rule.
+
+        Call it after :meth:`report`. When the answer is True the trial is already
+        ``STOPPING``: stop evaluating it and :meth:`complete` it, which finishes it
+        ``EARLY_STOPPED`` with the values it reported. Always False for a study without
+        early stopping.
+
+        Examples:
+            >>> import tuner
+            >>> study = Study.create(
+            ...     "doc-stop",
+            ...     parameters=[tuner.DoubleParameter(name="x", low=0.0, high=1.0)],
+            ...     objective="loss",
+            ...     early_stopping="medianstop",
+            ...     early_stopping_settings={"min_trials_required": 1, "start_step": 1},
+            ...     store="sqlite:///" + str(getfixture("tmp_path") / "stop.db"),
+            ... )
+            >>> for losses in ([0.5, 0.4], [0.9, 0.8]):
+            ...     trial = study.suggest()
+            ...     for step, loss in enumerate(losses, start=1):
+            ...         study.report(trial, step=step, loss=loss)
+            ...         if study.should_stop(trial):
+            ...             break
+            ...     done = study.complete(trial)
+            >>> done.state, done.objective_value("loss")
+            (<TrialState.EARLY_STOPPED: 'EARLY_STOPPED'>, 0.9)
+            >>> study.close()
+        """
+        return self._backend.check_trial_early_stopping(_trial_id(trial)).should_stop
 
     def mark_infeasible(self, trial: Trial | int, reason: str) -> Trial:
         """Finish a trial as infeasible: its parameters cannot be evaluated."""
