@@ -1,0 +1,97 @@
+"""The bench machinery end to end on one tiny problem: ours through the service and optuna TPE.
+
+No timing is asserted: only that runs finish and the tables have their rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+pytest.importorskip("cocoex")
+
+from rich.console import Console
+
+from bench._peers import select_optimizers
+from bench._problems import make_problem
+from bench._report import ratio_table, score_table, timing_table
+from bench._run import Selection, run_one, run_regret, run_timing
+from bench._service import ServiceHarness
+
+SELECTION = Selection(algorithms=("random",), peers=("optuna:tpe",))
+
+
+def _render(table: object) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(table)
+    return buffer.getvalue()
+
+
+def test_regret_runs_fill_the_tables(tmp_path: Path) -> None:
+    results = run_regret(SELECTION, ["bbob-f1-d2@8"], [0, 1], tmp_path, progress=lambda _: None)
+
+    assert [(r.optimizer, r.seed) for r in results] == [
+        ("tuner:random", 0),
+        ("tuner:random", 1),
+        ("optuna:tpe", 0),
+        ("optuna:tpe", 1),
+    ]
+    for result in results:
+        assert not result.error and not result.skipped
+        assert len(result.best) == len(result.seconds) == 8
+        assert list(result.best) == sorted(result.best, reverse=True)  # best so far
+        assert result.score >= -8.0
+    scores = score_table(results, "smoke")
+    assert scores.row_count == 2
+    assert "tuner:random" in _render(scores) and "optuna:tpe" in _render(scores)
+    ratios = ratio_table(results, "smoke")
+    assert ratios.row_count == 1
+    assert "optuna:tpe" in _render(ratios)
+
+
+def test_timing_run_has_a_row_per_optimizer(tmp_path: Path) -> None:
+    selection = Selection(algorithms=("random",), peers=("optuna:tpe",), in_process=True)
+    timings = run_timing(
+        selection, "bbob-f1-d2", (4, 8), tmp_path, window=4, progress=lambda _: None
+    )
+
+    assert [t.optimizer for t in timings] == [
+        "tuner:random",
+        "tuner:random (in-proc)",
+        "optuna:tpe",
+    ]
+    assert all(t.reached == 8 and not t.error for t in timings)
+    assert all(t.medians[4] is not None and t.medians[8] is not None for t in timings)
+    assert timing_table(timings, "f1 sphere d2", 4, 60.0).row_count == 3
+
+
+def test_in_process_designer_suggests_as_the_service_does(tmp_path: Path) -> None:
+    selection = Selection(algorithms=("random",), peers=(), in_process=True)
+    results = run_regret(selection, ["bbob-f8-d2@6"], [3], tmp_path, progress=lambda _: None)
+
+    assert [r.optimizer for r in results] == ["tuner:random", "tuner:random (in-proc)"]
+    assert results[0].best == results[1].best
+
+
+def test_optuna_gp_is_skipped_without_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        return None if name == "torch" else real_find_spec(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    [spec] = select_optimizers([], ["optuna:gp"])
+    harness = ServiceHarness(tmp_path)
+    try:
+        result = run_one(spec, make_problem("bbob-f1-d2@4"), 0, harness)
+    finally:
+        harness.close()
+
+    assert "torch" in result.skipped
+    assert not result.best
