@@ -15,6 +15,7 @@ __all__ = [
     "CmaEsSettings",
     "GridSettings",
     "HyperbandSettings",
+    "MultivariateTpeSettings",
     "RandomSettings",
     "RestartStrategy",
     "SobolSettings",
@@ -93,14 +94,14 @@ class HyperbandSettings(Settings):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TpeSettings(Settings):
-    """Settings of TPE (``tpe`` and ``multivariate-tpe``), named as in Katib.
+class MultivariateTpeSettings(Settings):
+    """Settings of multivariate TPE (``multivariate-tpe``), named as in Katib.
 
     ``gamma`` is the fraction of ranked trials in the good group, capped at 25 trials (as
     Optuna; Katib's hyperopt takes ``gamma * sqrt(n)`` instead).
 
     Examples:
-        >>> TpeSettings().n_EI_candidates
+        >>> MultivariateTpeSettings().n_EI_candidates
         24
     """
 
@@ -124,6 +125,23 @@ class TpeSettings(Settings):
         description="Count active trials as bad ones, so parallel suggestions spread out.",
     )
     random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TpeSettings(MultivariateTpeSettings):
+    """Settings of TPE (``tpe``): those of ``multivariate-tpe`` and ``multivariate``.
+
+    ``tpe`` models the parameters jointly by default, as Optuna's ``TPESampler`` does since
+    Optuna 5; ``multivariate=false`` models each alone, as Katib's hyperopt-based ``tpe``.
+
+    Examples:
+        >>> TpeSettings(multivariate=False).gamma
+        0.1
+    """
+
+    multivariate: bool = setting(
+        True, description="Model the parameters jointly; false: each parameter alone."
+    )
 
 
 class RestartStrategy(enum.Enum):

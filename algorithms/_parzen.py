@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_ndtr, logsumexp, ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri
 
 from tuner.algorithms._cube import UnitCodec
 
@@ -131,7 +131,7 @@ class ParzenEstimator:
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """The log density (log mass, over bins and choices) at each row of ``x``."""
-        total = np.tile(self._log_weights, (len(x), 1))
+        total = np.zeros((len(x), len(self._log_weights))) + self._log_weights
         for j, (column, kernel) in enumerate(zip(self._columns, self._kernels, strict=True)):
             if column.kind is ColumnKind.CHOICE:
                 with np.errstate(divide="ignore"):
@@ -148,7 +148,10 @@ class ParzenEstimator:
                     log_gauss_mass((lower[:, None] - mus) / sigmas, (upper[:, None] - mus) / sigmas)
                     - log_norm
                 )
-        return np.asarray(logsumexp(total, axis=1))
+        peak = total.max(axis=1)
+        peak[~np.isfinite(peak)] = 0.0
+        with np.errstate(divide="ignore"):
+            return np.asarray(np.log(np.exp(total - peak[:, None]).sum(axis=1)) + peak)
 
 
 def _numeric_kernels(mus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from tuner.algorithms._algorithm_settings import (
     CmaEsSettings,
     GridSettings,
     HyperbandSettings,
+    MultivariateTpeSettings,
     RandomSettings,
     SobolSettings,
     TpeSettings,
@@ -63,7 +64,9 @@ _ALGORITHMS: dict[str, _Algorithm] = {
     "hyperband": _Algorithm(HyperbandSettings, "tuner.algorithms._hyperband:HyperbandDesigner"),
     "random": _Algorithm(RandomSettings, "tuner.algorithms._random:RandomDesigner"),
     "cmaes": _Algorithm(CmaEsSettings, "tuner.algorithms._cmaes:CmaEsDesigner"),
-    "multivariate-tpe": _Algorithm(TpeSettings, "tuner.algorithms._tpe:MultivariateTpeDesigner"),
+    "multivariate-tpe": _Algorithm(
+        MultivariateTpeSettings, "tuner.algorithms._tpe:MultivariateTpeDesigner"
+    ),
     "sobol": _Algorithm(SobolSettings, "tuner.algorithms._sobol:SobolDesigner"),
     "tpe": _Algorithm(TpeSettings, "tuner.algorithms._tpe:TpeDesigner"),
 }

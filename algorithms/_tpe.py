@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tuner.algorithms._algorithm_settings import TpeSettings
+from tuner.algorithms._algorithm_settings import MultivariateTpeSettings, TpeSettings
 from tuner.algorithms._base import Designer
 from tuner.algorithms._cube import PointTracker, UnitCodec
 from tuner.algorithms._parzen import Column, ColumnKind, ParzenEstimator
@@ -38,6 +38,41 @@ class _Observation:
     None for a trial with no usable objective (failed, infeasible, NaN or missing)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Observations as arrays, sorted by trial number."""
+
+    width: int
+    rows: np.ndarray
+    numbers: np.ndarray
+    primary: np.ndarray
+    """0 for a succeeded trial, 1 for an early-stopped one, NaN for one not ranked."""
+    loss: np.ndarray
+
+    @classmethod
+    def of(cls, observations: list[_Observation], width: int) -> _Table:
+        rows = np.stack([o.row for o in observations]) if observations else np.empty((0, width))
+        keys = [o.rank_key or (math.nan, math.nan) for o in observations]
+        return cls(
+            width,
+            rows,
+            np.array([o.number for o in observations], dtype=np.int64),
+            np.array([k[0] for k in keys], dtype=float),
+            np.array([k[1] for k in keys], dtype=float),
+        )
+
+    def extended(self, observations: list[_Observation]) -> _Table:
+        """With ``observations`` appended (all numbered after the last one here)."""
+        more = _Table.of(observations, self.width)
+        return _Table(
+            self.width,
+            np.concatenate([self.rows, more.rows]),
+            np.concatenate([self.numbers, more.numbers]),
+            np.concatenate([self.primary, more.primary]),
+            np.concatenate([self.loss, more.loss]),
+        )
+
+
 class TpeDesigner(Designer):
     """Suggests points where good trials are dense and the others are not (TPE).
 
@@ -46,8 +81,10 @@ class TpeDesigner(Designer):
     and give the density ``l(x)``, the rest give ``g(x)``. Each suggestion draws
     ``n_EI_candidates`` points from ``l`` and takes the one maximising ``l(x) / g(x)``.
     Until ``n_startup_trials`` trials are ranked, points are uniform on each parameter's
-    scale. This designer models each parameter independently, as Optuna's default
-    ``TPESampler``; ``multivariate-tpe`` models them jointly.
+    scale. ``l`` and ``g`` are mixtures of products over all parameters (multivariate TPE,
+    Falkner et al., 2018, as Optuna's default ``TPESampler`` since Optuna 5), or with the
+    setting ``multivariate=false`` one mixture per parameter, each parameter drawn and
+    chosen alone (independent TPE, as hyperopt and Katib's ``tpe``).
 
     Trials that failed, were infeasible or reported a NaN objective join the bad group, so
     TPE moves away from them. With ``constant_liar`` (the default) active trials and the
@@ -63,7 +100,8 @@ class TpeDesigner(Designer):
 
     Args:
         config: The study config: space and objective direction.
-        settings: TPE settings; ``random_state``, when given, replaces ``seed``.
+        settings: TPE settings (:class:`TpeSettings`, or :class:`MultivariateTpeSettings`
+            for ``multivariate-tpe``); ``random_state``, when given, replaces ``seed``.
         seed: Seed of the designer; negative seeds are taken modulo ``2**64``.
 
     Examples:
@@ -79,12 +117,17 @@ class TpeDesigner(Designer):
         True
     """
 
-    _MULTIVARIATE: ClassVar[bool] = False
-
     def __init__(
-        self, config: StudyConfig, settings: TpeSettings | None = None, *, seed: int = 0
+        self,
+        config: StudyConfig,
+        settings: MultivariateTpeSettings | None = None,
+        *,
+        seed: int = 0,
     ) -> None:
         self._settings = TpeSettings() if settings is None else settings
+        self._is_multivariate = (
+            self._settings.multivariate if isinstance(self._settings, TpeSettings) else True
+        )
         seed = seed if self._settings.random_state is None else self._settings.random_state
         self._seed = seed if seed >= 0 else seed % (1 << 64)
         self._sign = 1.0 if config.objective.direction is Direction.MINIMIZE else -1.0
@@ -95,20 +138,29 @@ class TpeDesigner(Designer):
         self._completed: dict[int, _Observation | None] = {}
         """By trial id; None for a trial whose point cannot be modelled."""
         self._active: dict[int, _Observation | None] = {}
-        self._ranked: list[_Observation] | None = None
-        """The completed observations sorted by number, cached until the next completion."""
+        self._table = _Table.of([], len(self._columns))
+        """The completed observations, sorted by number."""
 
     @classmethod
-    def check_config(cls, config: StudyConfig, settings: TpeSettings) -> None:
+    def check_config(cls, config: StudyConfig, settings: MultivariateTpeSettings) -> None:
         """TPE runs on every search space: nothing to refuse."""
 
     def update(self, completed: Sequence[Trial], active: Sequence[Trial]) -> None:
         """See :meth:`Designer.update`."""
+        new = []
         for trial in completed:
-            self._completed[trial.id] = self._observe(trial)
+            observation = self._observe(trial)
+            self._completed[trial.id] = observation
             self._active.pop(trial.id, None)
-        if completed:
-            self._ranked = None
+            if observation is not None:
+                new.append(observation)
+        new.sort(key=lambda o: o.number)
+        table = self._table
+        if new and len(table.numbers) and new[0].number < table.numbers[-1]:
+            everything = [o for o in self._completed.values() if o is not None]
+            self._table = _Table.of(sorted(everything, key=lambda o: o.number), table.width)
+        elif new:
+            self._table = table.extended(new)
         self._active = {
             trial.id: self._active[trial.id] if trial.id in self._active else self._observe(trial)
             for trial in active
@@ -120,28 +172,28 @@ class TpeDesigner(Designer):
         """See :meth:`Designer.suggest`; always ``count`` points."""
         if count <= 0:
             return []
-        observations = self._sorted_completed()
-        ranked = [o for o in observations if o.rank_key is not None]
+        table = self._table
         pending = sorted(
             (o for o in self._active.values() if o is not None), key=lambda o: o.number
         )
+        n_ranked = int(np.count_nonzero(~np.isnan(table.primary)))
         n_seen = len(self._completed) + len(self._active)
-        next_number = 1 + max((o.number for o in (*observations, *pending)), default=-1)
+        last = max(int(table.numbers.max(initial=-1)), max((o.number for o in pending), default=-1))
         batch: set[int] = set()
         points: list[dict[str, ParameterValue]] = []
         for i in range(count):
             rng = np.random.default_rng([self._seed, n_seen + i])
-            if len(ranked) < max(self._settings.n_startup_trials, 1):
+            if n_ranked < max(self._settings.n_startup_trials, 1):
                 rows = self._uniform_rows(rng, 1 + len(batch))
             else:
-                rows = self._best_rows(rng, observations, ranked, pending)
+                rows = self._best_rows(rng, table, n_ranked, pending)
             candidates = [self._point(row) for row in rows]
             point = self._tracker.choose(candidates, rng, batch)
             points.append(point)
             if self._settings.constant_liar:
                 row = self._encode(point)
                 if row is not None:
-                    pending.append(_Observation(next_number + i, row, None))
+                    pending.append(_Observation(last + 1 + i, row, None))
         return points
 
     # --- the model ------------------------------------------------------------------------
@@ -149,23 +201,28 @@ class TpeDesigner(Designer):
     def _best_rows(
         self,
         rng: np.random.Generator,
-        observations: list[_Observation],
-        ranked: list[_Observation],
+        table: _Table,
+        n_ranked: int,
         pending: list[_Observation],
     ) -> np.ndarray:
         """Candidate rows, best first (one row when parameters are modelled independently)."""
-        n_below = min(math.ceil(self._settings.gamma * len(ranked)), _MAX_BELOW, len(ranked))
-        order = sorted(ranked, key=lambda o: (o.rank_key, o.number))
-        below_numbers = {o.number for o in order[:n_below]}
-        below = [o for o in ranked if o.number in below_numbers]
-        above = [o for o in observations if o.number not in below_numbers]
-        if self._settings.constant_liar:
-            above.extend(pending)
-        below_rows = _stack(below, len(self._columns))
-        above_rows = _stack(above, len(self._columns))
+        n_below = min(math.ceil(self._settings.gamma * n_ranked), _MAX_BELOW, n_ranked)
+        ranked = np.flatnonzero(~np.isnan(table.primary))
+        order = ranked[
+            np.lexsort((table.numbers[ranked], table.loss[ranked], table.primary[ranked]))
+        ]
+        is_below = np.zeros(len(table.numbers), dtype=bool)
+        is_below[order[:n_below]] = True
+        below_rows = table.rows[is_below]
+        above_rows = table.rows[~is_below]
+        if self._settings.constant_liar and pending:
+            # Older trials weigh less: the bad group stays in order of trial number.
+            numbers = np.concatenate([table.numbers[~is_below], [o.number for o in pending]])
+            above_rows = np.concatenate([above_rows, np.stack([o.row for o in pending])])
+            above_rows = above_rows[np.argsort(numbers, kind="stable")]
         n_candidates = self._settings.n_EI_candidates
         prior_weight = self._settings.prior_weight
-        if self._MULTIVARIATE:
+        if self._is_multivariate:
             return _ranked_candidates(
                 self._columns, below_rows, above_rows, prior_weight, rng, n_candidates
             )
@@ -188,12 +245,6 @@ class TpeDesigner(Designer):
         return rows
 
     # --- conversions ----------------------------------------------------------------------
-
-    def _sorted_completed(self) -> list[_Observation]:
-        if self._ranked is None:
-            observations = [o for o in self._completed.values() if o is not None]
-            self._ranked = sorted(observations, key=lambda o: o.number)
-        return self._ranked
 
     def _observe(self, trial: Trial) -> _Observation | None:
         row = self._encode(trial.parameters)
@@ -233,11 +284,9 @@ class TpeDesigner(Designer):
 
 
 class MultivariateTpeDesigner(TpeDesigner):
-    """TPE modelling all parameters jointly (``multivariate-tpe``).
+    """TPE modelling all parameters jointly (``multivariate-tpe``, Katib's name).
 
-    As :class:`TpeDesigner`, but ``l`` and ``g`` are mixtures of products over all
-    parameters, so candidates are whole points and interactions between parameters are
-    captured (Falkner et al., 2018, BOHB).
+    :class:`TpeDesigner` with its default model; its settings have no ``multivariate``.
 
     Examples:
         >>> from tuner.config import Objective, StudyConfig
@@ -249,14 +298,6 @@ class MultivariateTpeDesigner(TpeDesigner):
         >>> sorted(p["n"] for p in MultivariateTpeDesigner(config, seed=1).suggest(3))
         [1, 2, 3]
     """
-
-    _MULTIVARIATE: ClassVar[bool] = True
-
-
-def _stack(observations: list[_Observation], width: int) -> np.ndarray:
-    if not observations:
-        return np.empty((0, width))
-    return np.stack([o.row for o in observations])
 
 
 def _ranked_candidates(

@@ -25,7 +25,11 @@ from tuner.space import (
 )
 from tuner.trial import TrialState
 
-TPES = ("tpe", "multivariate-tpe")
+TPES = [
+    pytest.param("tpe", {}, id="tpe"),
+    pytest.param("multivariate-tpe", {}, id="multivariate-tpe"),
+    pytest.param("tpe", {"multivariate": "false"}, id="independent-tpe"),
+]
 SEEDS = range(6)
 QUADRATIC = SearchSpace(tuple(DoubleParameter(name=f"x{i}", low=-1.0, high=1.0) for i in range(3)))
 MIXED = SearchSpace(
@@ -48,31 +52,44 @@ def mixed(p: Mapping[str, ParameterValue]) -> float:
 
 
 def median_log_regret(
-    algorithm: str, space: SearchSpace, objective: Objective, n_trials: int
+    algorithm: str, base: dict[str, str], space: SearchSpace, objective: Objective, n_trials: int
 ) -> float:
     return statistics.median(
         math.log10(
-            max(best_value(run(algorithm, space, objective, n_trials=n_trials, seed=s)[1]), 1e-12)
+            max(
+                best_value(
+                    run(algorithm, space, objective, n_trials=n_trials, seed=s, settings=base)[1]
+                ),
+                1e-12,
+            )
         )
         for s in SEEDS
     )
 
 
-@pytest.mark.parametrize("algorithm", TPES)
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
 @pytest.mark.parametrize(("space", "objective"), [(QUADRATIC, quadratic), (MIXED, mixed)])
-def test_beats_random_search(algorithm: str, space: SearchSpace, objective: Objective) -> None:
-    tpe = median_log_regret(algorithm, space, objective, 40)
-    random = median_log_regret("random", space, objective, 40)
+def test_beats_random_search(
+    algorithm: str, base: dict[str, str], space: SearchSpace, objective: Objective
+) -> None:
+    tpe = median_log_regret(algorithm, base, space, objective, 40)
+    random = median_log_regret("random", {}, space, objective, 40)
     assert tpe < random - 0.2
 
 
-@pytest.mark.parametrize("algorithm", TPES)
-def test_maximises_when_asked(algorithm: str) -> None:
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_maximises_when_asked(algorithm: str, base: dict[str, str]) -> None:
     def negated(p: Mapping[str, ParameterValue]) -> float:
         return -quadratic(p)
 
     _, trials = run(
-        algorithm, QUADRATIC, negated, n_trials=40, seed=1, direction=Direction.MAXIMIZE
+        algorithm,
+        QUADRATIC,
+        negated,
+        n_trials=40,
+        seed=1,
+        settings=base,
+        direction=Direction.MAXIMIZE,
     )
     best = max(t.objective_value("objective") or -math.inf for t in trials)
     assert best > -0.05
@@ -85,8 +102,8 @@ def spread(points: list[dict[str, ParameterValue]]) -> float:
     return statistics.mean(distances)
 
 
-@pytest.mark.parametrize("algorithm", TPES)
-def test_a_parallel_batch_spreads_out(algorithm: str) -> None:
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_a_parallel_batch_spreads_out(algorithm: str, base: dict[str, str]) -> None:
     spreads = {}
     for liar in ("true", "false"):
         batches = []
@@ -97,7 +114,7 @@ def test_a_parallel_batch_spreads_out(algorithm: str) -> None:
                 quadratic,
                 n_trials=20,
                 seed=seed,
-                settings={"constant_liar": liar},
+                settings={**base, "constant_liar": liar},
             )
             batch = designer.suggest(8)
             assert len({tuple(p.values()) for p in batch}) == 8
@@ -106,34 +123,36 @@ def test_a_parallel_batch_spreads_out(algorithm: str) -> None:
     assert spreads["true"] > 1.2 * spreads["false"]
 
 
-@pytest.mark.parametrize("algorithm", TPES)
-def test_a_finite_space_is_covered_without_repeats(algorithm: str) -> None:
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_a_finite_space_is_covered_without_repeats(algorithm: str, base: dict[str, str]) -> None:
     space = SearchSpace(
         (IntParameter(name="a", low=0, high=2), CategoricalParameter(name="b", choices=("x", "y")))
     )
-    _, trials = run(algorithm, space, lambda p: float(p["a"]), n_trials=6, seed=0, batch=2)
+    _, trials = run(
+        algorithm, space, lambda p: float(p["a"]), n_trials=6, seed=0, batch=2, settings=base
+    )
     assert len({tuple(t.parameters.values()) for t in trials}) == 6
 
 
-@pytest.mark.parametrize("algorithm", TPES)
-def test_a_rebuilt_designer_suggests_as_the_warm_one(algorithm: str) -> None:
-    warm, trials = run(algorithm, MIXED, mixed, n_trials=30, seed=5, batch=3)
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_a_rebuilt_designer_suggests_as_the_warm_one(algorithm: str, base: dict[str, str]) -> None:
+    warm, trials = run(algorithm, MIXED, mixed, n_trials=30, seed=5, batch=3, settings=base)
     running = [active_trial(100 + i, p) for i, p in enumerate(warm.suggest(2))]
     warm.update([], running)
-    rebuilt = make_designer(study_config(MIXED, algorithm, seed=5))
+    rebuilt = make_designer(study_config(MIXED, algorithm, seed=5, settings=base))
     rebuilt.update(trials, running)
     assert rebuilt.suggest(4) == warm.suggest(4)
 
 
-@pytest.mark.parametrize("algorithm", TPES)
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), count=st.integers(1, 4), seed=st.integers(0, 2**32))
 def test_the_model_keeps_the_contract(
-    algorithm: str, data: st.DataObject, count: int, seed: int
+    algorithm: str, base: dict[str, str], data: st.DataObject, count: int, seed: int
 ) -> None:
     space = data.draw(search_spaces())
     history = data.draw(histories(space))
-    config = study_config(space, algorithm, seed=seed, settings=MODEL_NOW)
+    config = study_config(space, algorithm, seed=seed, settings={**base, **MODEL_NOW})
     warm = make_designer(config)
     for batch in history.completed_batches:
         warm.update(batch, history.active)
@@ -146,9 +165,9 @@ def test_the_model_keeps_the_contract(
     assert rebuilt.suggest(count) == points
 
 
-@pytest.mark.parametrize("algorithm", TPES)
-def test_failures_and_nan_do_not_stop_it(algorithm: str) -> None:
-    config = study_config(QUADRATIC, algorithm, settings=MODEL_NOW)
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_failures_and_nan_do_not_stop_it(algorithm: str, base: dict[str, str]) -> None:
+    config = study_config(QUADRATIC, algorithm, settings={**base, **MODEL_NOW})
     designer = make_designer(config)
     points = designer.suggest(6)
     states = [TrialState.FAILED, TrialState.INFEASIBLE, TrialState.SUCCEEDED] * 2
@@ -177,7 +196,7 @@ def test_failures_and_nan_do_not_stop_it(algorithm: str) -> None:
     ],
 )
 def test_bad_settings_are_refused_with_their_path(name: str, value: str) -> None:
-    for algorithm in TPES:
+    for algorithm in ("tpe", "multivariate-tpe"):
         with pytest.raises(InvalidArgumentError) as caught:
             check_algorithm(study_config(QUADRATIC, algorithm, settings={name: value}))
         assert caught.value.field == f"algorithm.settings.{name}"
@@ -196,6 +215,9 @@ def test_katib_settings_are_taken() -> None:
     )
     check_algorithm(config)
     assert TpeSettings(gamma=0.25).gamma == 0.25
+    with pytest.raises(InvalidArgumentError) as caught:
+        check_algorithm(study_config(QUADRATIC, "multivariate-tpe", settings={"multivariate": "0"}))
+    assert caught.value.field == "algorithm.settings.multivariate"
     first = make_designer(config).suggest(2)
     other_seed = make_designer(
         study_config(QUADRATIC, "tpe", seed=99, settings={"random_state": "4"})

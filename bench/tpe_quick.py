@@ -1,0 +1,258 @@
+"""Quick comparison of tuner's ``tpe`` with Optuna's ``TPESampler``: regret and latency.
+
+Regret: mean log10 regret (best ``f - f_opt`` after ``20 * d`` evaluations, floored at
+1e-8) on BBOB functions, instance 1, over seeds, for tuner's ``tpe`` and
+``multivariate-tpe`` and Optuna's TPE (its default, multivariate since Optuna 5, and
+``multivariate=False``), with random search as the floor.
+
+Latency: seconds per trial (suggest + complete) at n = 100, 500 and 1000 trials, the median
+of the 20 round trips before each n, on a 5-d sphere:
+
+- ``designer``: tuner's ``tpe`` designer in-process (``update`` + ``suggest``);
+- ``core``: ``ServiceCore`` over a SQLite file, no gRPC (the in-process backend);
+- ``service``: the real service: ``ServiceCore`` over a SQLite file, ``create_server`` on
+  loopback and ``tuner.client.Client`` (``suggest_trials`` + ``complete_trial``);
+- ``optuna``: Optuna's ``TPESampler`` ``ask`` + ``tell`` on its in-memory storage.
+
+Run: ``OPENBLAS_NUM_THREADS=1 python bench/tpe_quick.py`` (``--no-regret``/``--no-latency``).
+Needs ``optuna`` and ``coco-experiment``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from tuner.algorithms import make_designer
+from tuner.config import AlgorithmSpec, Objective, StudyConfig
+from tuner.space import DoubleParameter, SearchSpace
+from tuner.trial import Measurement, Trial, TrialState
+
+Ask = Callable[[], np.ndarray]
+Tell = Callable[[np.ndarray, float], None]
+BOUND = 5.0
+
+
+def config_of(d: int, seed: int, algorithm: str) -> StudyConfig:
+    space = SearchSpace(
+        tuple(DoubleParameter(name=f"x{i}", low=-BOUND, high=BOUND) for i in range(d))
+    )
+    return StudyConfig(
+        space=space,
+        objective=Objective(metric_name="f"),
+        algorithm=AlgorithmSpec(name=algorithm),
+        seed=seed,
+    )
+
+
+def tuner_designer(d: int, seed: int, algorithm: str = "tpe") -> tuple[Ask, Tell]:
+    designer = make_designer(config_of(d, seed, algorithm))
+    count = [0]
+
+    def ask() -> np.ndarray:
+        [point] = designer.suggest(1)
+        return np.array([point[f"x{i}"] for i in range(d)], dtype=float)
+
+    def tell(x: np.ndarray, y: float) -> None:
+        n = count[0]
+        count[0] += 1
+        trial = Trial(
+            id=n,
+            study_name="bench",
+            number=n,
+            parameters={f"x{i}": float(v) for i, v in enumerate(x)},
+            state=TrialState.SUCCEEDED,
+            final_measurement=Measurement(metrics={"f": y}),
+        )
+        designer.update([trial], [])
+
+    return ask, tell
+
+
+def optuna_tpe(d: int, seed: int, multivariate: bool | None = None) -> tuple[Ask, Tell]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+    study = optuna.create_study(sampler=sampler)
+    distributions = {
+        f"x{i}": optuna.distributions.FloatDistribution(-BOUND, BOUND) for i in range(d)
+    }
+    pending: list[Any] = []
+
+    def ask() -> np.ndarray:
+        trial = study.ask(distributions)
+        pending.append(trial)
+        return np.array([trial.params[f"x{i}"] for i in range(d)], dtype=float)
+
+    def tell(x: np.ndarray, y: float) -> None:
+        study.tell(pending.pop(0), y)
+
+    return ask, tell
+
+
+OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
+    "tpe": tuner_designer,
+    "mv-tpe": lambda d, seed: tuner_designer(d, seed, "multivariate-tpe"),
+    "optuna": optuna_tpe,
+    "optuna-uv": lambda d, seed: optuna_tpe(d, seed, multivariate=False),
+    "random": lambda d, seed: tuner_designer(d, seed, "random"),
+}
+
+_SUITES: list[Any] = []
+"""Suites stay alive while their problems are used (a freed suite frees its problems)."""
+
+
+def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
+    """BBOB problems (instance 1) with their optimal values."""
+    import cocoex
+
+    suite = cocoex.Suite("bbob", "", f"dimensions:{','.join(map(str, dims))} instance_indices:1")
+    _SUITES.append(suite)
+    found = []
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as directory:
+        os.chdir(directory)  # _best_parameter("print") writes its answer to the working dir
+        try:
+            for d in dims:
+                for function in functions:
+                    problem = suite.get_problem_by_function_dimension_instance(function, d, 1)
+                    problem._best_parameter("print")
+                    x_opt = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
+                    found.append((problem, float(problem(x_opt))))
+        finally:
+            os.chdir(cwd)
+    return found
+
+
+def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:
+    ask, tell = OPTIMIZERS[name](problem.dimension, seed)
+    best = math.inf
+    for _ in range(20 * problem.dimension):
+        x = ask()
+        y = float(problem(x))
+        best = min(best, y)
+        tell(x, y)
+    return math.log10(max(best - f_opt, 1e-8))
+
+
+def sphere(x: np.ndarray) -> float:
+    return float(np.sum((x - 1.0) ** 2))
+
+
+def times_in_process(ask: Ask, tell: Tell, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        x = ask()
+        tell(x, sphere(x))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@contextmanager
+def service(d: int, seed: int, *, remote: bool) -> Iterator[tuple[Ask, Tell]]:
+    """The service over a SQLite file, through gRPC (``remote``) or its core directly."""
+    from tuner.client import Client
+    from tuner.service import ServiceCore, create_server
+    from tuner.store import open_store
+
+    with tempfile.TemporaryDirectory() as directory:
+        core = ServiceCore(open_store(f"sqlite:///{directory}/bench.db"))
+        server = client = None
+        backend: Any = core
+        if remote:
+            server, port = create_server(core)
+            server.start()
+            client = backend = Client(f"127.0.0.1:{port}")
+        backend.create_study("bench", config_of(d, seed, "tpe"))
+        ids: list[int] = []
+
+        def ask() -> np.ndarray:
+            [trial] = backend.suggest_trials("bench", 1).trials
+            ids.append(trial.id)
+            return np.array([trial.parameters[f"x{i}"] for i in range(d)], dtype=float)
+
+        def tell(x: np.ndarray, y: float) -> None:
+            backend.complete_trial(ids.pop(0), Measurement(metrics={"f": y}))
+
+        try:
+            yield ask, tell
+        finally:
+            if client is not None:
+                client.close()
+            if server is not None:
+                server.stop(None)
+            core.close()
+
+
+def latency_table(d: int, checkpoints: tuple[int, ...], modes: list[str]) -> None:
+    print(f"\nseconds per trial (suggest + complete), 5 x median of the last 20 before n; d={d}")
+    last = max(checkpoints)
+    columns: dict[str, list[float]] = {}
+    for mode in modes:
+        if mode in ("service", "core"):
+            with service(d, 0, remote=mode == "service") as (ask, tell):
+                times = times_in_process(ask, tell, last)
+        elif mode == "designer":
+            times = times_in_process(*tuner_designer(d, 0), last)
+        else:
+            times = times_in_process(*optuna_tpe(d, 0), last)
+        columns[mode] = [statistics.median(times[n - 20 : n]) for n in checkpoints]
+    print(f"{'n':>5} " + " ".join(f"{mode:>9}" for mode in modes) + "  service/optuna")
+    for i, n in enumerate(checkpoints):
+        cells = " ".join(f"{columns[mode][i]:9.4f}" for mode in modes)
+        ratio = ""
+        if "service" in columns and "optuna" in columns:
+            ratio = f"  {columns['service'][i] / columns['optuna'][i]:6.2f}"
+        print(f"{n:>5} {cells}{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 5])
+    parser.add_argument("--functions", type=int, nargs="+", default=[1, 8, 21])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
+    parser.add_argument("--latency-dim", type=int, default=5)
+    parser.add_argument(
+        "--latency-modes", nargs="+", default=["designer", "core", "service", "optuna"]
+    )
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--no-regret", action="store_true")
+    parser.add_argument("--no-latency", action="store_true")
+    args = parser.parse_args()
+
+    if not args.no_regret:
+        print(f"mean log10 regret, budget 20*d, BBOB f{args.functions} instance 1, ", end="")
+        print(f"{args.seeds} seeds (lower is better)")
+        print(f"{'d':>3} " + " ".join(f"{name:>9}" for name in args.optimizers))
+        for d in args.dims:
+            per_function: dict[str, list[float]] = {}
+            cells = []
+            for name in args.optimizers:
+                regrets = []
+                for problem, f_opt in problems([d], args.functions):
+                    values = [log_regret(name, problem, f_opt, s) for s in range(args.seeds)]
+                    per_function.setdefault(name, []).append(statistics.mean(values))
+                    regrets.extend(values)
+                cells.append(f"{statistics.mean(regrets):9.3f}")
+            print(f"{d:>3} " + " ".join(cells))
+            for name, values in per_function.items():
+                print(f"    {name:>9} per function: " + " ".join(f"{v:6.2f}" for v in values))
+
+    if not args.no_latency:
+        latency_table(args.latency_dim, tuple(args.checkpoints), args.latency_modes)
+
+
+if __name__ == "__main__":
+    main()
