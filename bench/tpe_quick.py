@@ -196,7 +196,7 @@ def service(d: int, seed: int, *, remote: bool) -> Iterator[tuple[Ask, Tell]]:
 
 
 def latency_table(d: int, checkpoints: tuple[int, ...], modes: list[str]) -> None:
-    print(f"\nseconds per trial (suggest + complete), 5 x median of the last 20 before n; d={d}")
+    print(f"\nseconds per trial (suggest + complete), median of the 20 before n; d={d}")
     last = max(checkpoints)
     columns: dict[str, list[float]] = {}
     for mode in modes:
