@@ -40,6 +40,15 @@ def _spread(values: Sequence[float]) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
+def _times(ratio: float) -> str:
+    """A ratio as ``0.42x``, ``3.1x`` or ``250x``."""
+    if ratio >= 100:
+        return f"{ratio:.0f}x"
+    if ratio >= 0.1:
+        return f"{ratio:.2g}x"
+    return f"{ratio:.1g}x"
+
+
 def _ranks(scores: dict[str, float]) -> dict[str, float]:
     """Rank 1 for the lowest score; ties share the mean of their ranks."""
     ordered = sorted(scores.items(), key=lambda item: item[1])
@@ -149,7 +158,7 @@ def ratio_table(results: Sequence[RunResult], title: str) -> Table:
                 row.append("n/a")
             else:
                 ratio = math.exp(statistics.fmean(logs))
-                row.append(f"{ratio:.2g}x  {wins}/{ties}/{losses}")
+                row.append(f"{_times(ratio)}  {wins}/{ties}/{losses}")
         table.add_row(*row)
     return table
 
@@ -201,7 +210,7 @@ def timing_ratio_table(results: Sequence[TimingResult]) -> Table:
             n = max(common)
             a, b = mine.medians[n], peer.medians[n]
             assert a is not None and b is not None
-            row.append(f"{a / b:.2g}x @{n}")
+            row.append(f"{_times(a / b)} @{n}")
         table.add_row(*row)
     return table
 

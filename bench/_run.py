@@ -10,6 +10,7 @@ sequential in this process, so that no other run competes with it.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 import time
@@ -128,9 +129,27 @@ def run_one(
 _worker: tuple[dict[str, OptimizerSpec], ServiceHarness] | None = None
 
 
-def _init_worker(selection: Selection, folder: str) -> None:
+def _init_worker(selection: Selection, folder: str, threads: int | None = None) -> None:
     global _worker
+    if threads is not None:
+        _limit_threads(threads)
     _worker = ({spec.name: spec for spec in selection.specs()}, ServiceHarness(folder))
+
+
+def _limit_threads(threads: int) -> None:
+    """Keep each worker's BLAS, OpenMP and torch to ``threads`` threads, so that ``jobs``
+    workers do not oversubscribe the cores (the peers and ours alike)."""
+    import importlib.util
+
+    from threadpoolctl import threadpool_limits
+
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)  # for libraries loaded later
+    threadpool_limits(threads)  # for those loaded already
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _run_task(optimizer: str, problem_key: str, seed: int) -> RunResult:
@@ -188,7 +207,7 @@ def run_regret(
             max_workers=jobs,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
-            initargs=(selection, str(folder)),
+            initargs=(selection, str(folder), max(1, (os.cpu_count() or 1) // jobs)),
         ) as pool:
             futures = [pool.submit(_run_task, *task) for task in tasks]
             for future in as_completed(futures):
