@@ -115,6 +115,10 @@ def _install_sqlite_events(engine: Engine, *, is_memory: bool) -> None:
             cursor.execute("PRAGMA foreign_keys = ON")
             if not is_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode, NORMAL still keeps every committed transaction through a
+                # crash of any process; only a power loss or OS crash can drop the last
+                # few. It saves an fsync per commit, most of a suggest/complete round trip.
+                cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
 
