@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from tuner.algorithms._settings import Settings, setting
 
 __all__ = [
+    "AcquisitionFunction",
+    "AcquisitionOptimizer",
+    "BaseEstimator",
+    "BayesianOptimizationSettings",
     "CmaEsSettings",
     "GridSettings",
     "HyperbandSettings",
@@ -88,6 +92,72 @@ class HyperbandSettings(Settings):
         description=(
             "How many Hyperband brackets to run, the most aggressive first (1 is plain "
             "asynchronous successive halving); default: all of them."
+        ),
+    )
+    random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)
+
+
+class BaseEstimator(enum.Enum):
+    """The surrogate model of ``bayesianoptimization`` (scikit-optimize's ``base_estimator``)."""
+
+    GP = "GP"
+    """A Gaussian process; scikit-optimize's forests (RF, ET, GBRT) are not offered."""
+
+
+class AcquisitionFunction(enum.Enum):
+    """What ``bayesianoptimization`` maximises to pick the next point (``acq_func``)."""
+
+    EI = "EI"
+    """Expected improvement, computed in logs so it never vanishes."""
+    LCB = "LCB"
+    """Lower confidence bound ``mean - 1.96 * std`` (of the minimised objective)."""
+    GP_HEDGE = "gp_hedge"
+    """scikit-optimize's default, accepted for Katib experiments: runs as ``EI``."""
+
+
+class AcquisitionOptimizer(enum.Enum):
+    """How ``bayesianoptimization`` searches the acquisition function (``acq_optimizer``)."""
+
+    AUTO = "auto"
+    """As ``lbfgs``."""
+    SAMPLING = "sampling"
+    """Score random and Sobol candidates only."""
+    LBFGS = "lbfgs"
+    """Score candidates, then refine the best few with L-BFGS-B."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BayesianOptimizationSettings(Settings):
+    """Settings of Gaussian-process Bayesian optimisation (``bayesianoptimization``).
+
+    Named as scikit-optimize's ``Optimizer``, which Katib uses for this algorithm.
+
+    Examples:
+        >>> settings = BayesianOptimizationSettings(acq_func=AcquisitionFunction.LCB)
+        >>> settings.base_estimator, settings.n_initial_points
+        (<BaseEstimator.GP: 'GP'>, None)
+    """
+
+    base_estimator: BaseEstimator = setting(
+        BaseEstimator.GP, description="The surrogate model: only GP (a Gaussian process)."
+    )
+    n_initial_points: int | None = setting(
+        None,
+        ge=1,
+        description=(
+            "Trials drawn from a scrambled Sobol sequence before the model is used; "
+            "default: the number of parameters + 5, at most 20."
+        ),
+    )
+    acq_func: AcquisitionFunction = setting(
+        AcquisitionFunction.EI,
+        description="Acquisition function: EI (log expected improvement) or LCB; gp_hedge runs EI.",
+    )
+    acq_optimizer: AcquisitionOptimizer = setting(
+        AcquisitionOptimizer.AUTO,
+        description=(
+            "sampling scores candidate points; lbfgs (and auto) also refines the best few "
+            "with L-BFGS-B."
         ),
     )
     random_state: int | None = setting(None, ge=0, description=_RANDOM_STATE_HELP)

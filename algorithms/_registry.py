@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tuner.algorithms._algorithm_settings import (
+    BayesianOptimizationSettings,
     CmaEsSettings,
     GridSettings,
     HyperbandSettings,
@@ -60,6 +61,9 @@ class _Algorithm:
 
 
 _ALGORITHMS: dict[str, _Algorithm] = {
+    "bayesianoptimization": _Algorithm(
+        BayesianOptimizationSettings, "tuner.algorithms._gp_designer:GPDesigner"
+    ),
     "grid": _Algorithm(GridSettings, "tuner.algorithms._grid:GridDesigner"),
     "hyperband": _Algorithm(HyperbandSettings, "tuner.algorithms._hyperband:HyperbandDesigner"),
     "random": _Algorithm(RandomSettings, "tuner.algorithms._random:RandomDesigner"),

@@ -1,0 +1,203 @@
+"""Quick comparison of ``bayesianoptimization`` with scikit-optimize's and Optuna's GPs on BBOB.
+
+Prints, per dimension and optimiser, the mean log10 regret (best ``f - f_opt`` after a budget
+of ``20 * d`` evaluations, floored at 1e-8) over BBOB functions and seeds, and the median
+time per suggestion after 20, 50 and 100 observed trials. Needs the benchmark extras:
+``coco-experiment``, ``scikit-optimize``, ``optuna`` and ``torch`` (for Optuna's GPSampler).
+
+Run: ``OPENBLAS_NUM_THREADS=1 python bench/gp_quick.py --dims 2 5 --functions 1 2 8 15 21``
+(one BLAS thread for every optimiser: the matrices are small and threads only contend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tuner.algorithms import make_designer
+from tuner.config import AlgorithmSpec, Objective, StudyConfig
+from tuner.space import DoubleParameter, SearchSpace
+from tuner.trial import Measurement, Trial, TrialState
+
+Ask = Callable[[], np.ndarray]
+Tell = Callable[[np.ndarray, float], None]
+
+
+def tuner_gp(d: int, seed: int, algorithm: str = "bayesianoptimization") -> tuple[Ask, Tell]:
+    space = SearchSpace(tuple(DoubleParameter(name=f"x{i}", low=-5.0, high=5.0) for i in range(d)))
+    config = StudyConfig(
+        space=space,
+        objective=Objective(metric_name="f"),
+        algorithm=AlgorithmSpec(name=algorithm),
+        seed=seed,
+    )
+    designer = make_designer(config)
+    count = [0]
+
+    def ask() -> np.ndarray:
+        [point] = designer.suggest(1)
+        return np.array([point[f"x{i}"] for i in range(d)], dtype=float)
+
+    def tell(x: np.ndarray, y: float) -> None:
+        n = count[0]
+        count[0] += 1
+        trial = Trial(
+            id=n,
+            study_name="bench",
+            number=n,
+            parameters={f"x{i}": float(v) for i, v in enumerate(x)},
+            state=TrialState.SUCCEEDED,
+            final_measurement=Measurement(metrics={"f": y}),
+        )
+        designer.update([trial], [])
+
+    return ask, tell
+
+
+def skopt_gp(d: int, seed: int) -> tuple[Ask, Tell]:
+    import skopt
+
+    optimizer = skopt.Optimizer(
+        [(-5.0, 5.0)] * d, base_estimator="GP", n_initial_points=10, random_state=seed
+    )
+    return (
+        lambda: np.array(optimizer.ask(), dtype=float),
+        lambda x, y: optimizer.tell(list(map(float, x)), y),
+    )
+
+
+def optuna_gp(d: int, seed: int) -> tuple[Ask, Tell]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
+    distributions = {f"x{i}": optuna.distributions.FloatDistribution(-5.0, 5.0) for i in range(d)}
+    trials: list[Any] = []
+
+    def ask() -> np.ndarray:
+        trial = study.ask(distributions)
+        trials.append(trial)
+        return np.array([trial.params[f"x{i}"] for i in range(d)], dtype=float)
+
+    def tell(x: np.ndarray, y: float) -> None:
+        study.tell(trials.pop(), y)
+
+    return ask, tell
+
+
+OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
+    "tuner": tuner_gp,
+    "random": lambda d, seed: tuner_gp(d, seed, "random"),
+    "skopt": skopt_gp,
+    "optuna": optuna_gp,
+}
+
+
+_SUITES: list[Any] = []
+"""Suites stay alive as long as their problems are used (a freed suite frees its problems)."""
+
+
+def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
+    """BBOB problems (instance 1) with their optimal values."""
+    import cocoex
+
+    suite = cocoex.Suite("bbob", "", f"dimensions:{','.join(map(str, dims))} instance_indices:1")
+    _SUITES.append(suite)
+    found = []
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as directory:
+        os.chdir(directory)  # _best_parameter("print") writes its answer to the working dir
+        try:
+            for d in dims:
+                for function in functions:
+                    # Not "for problem in suite": the iterator frees each problem after it.
+                    problem = suite.get_problem_by_function_dimension_instance(function, d, 1)
+                    problem._best_parameter("print")
+                    x_opt = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
+                    found.append((problem, float(problem(x_opt))))
+        finally:
+            os.chdir(cwd)
+    return found
+
+
+def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:
+    d = problem.dimension
+    ask, tell = OPTIMIZERS[name](d, seed)
+    best = math.inf
+    for _ in range(20 * d):
+        x = ask()
+        y = float(problem(x))
+        best = min(best, y)
+        tell(x, y)
+    return math.log10(max(best - f_opt, 1e-8))
+
+
+def suggestion_time(name: str, d: int, n: int, seed: int) -> float:
+    """Median seconds of three ask-and-tell rounds after ``n`` random observations of a sphere.
+
+    Ask and tell together: scikit-optimize fits its model and picks the next point in tell.
+    """
+    ask, tell = OPTIMIZERS[name](d, seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        ask()  # optimisers that pair ask with tell need the ask
+        x = rng.uniform(-5.0, 5.0, d)
+        tell(x, float(np.sum((x - 1.0) ** 2)))
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        x = ask()
+        tell(x, float(np.sum((x - 1.0) ** 2)))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 5])
+    parser.add_argument("--functions", type=int, nargs="+", default=[1, 2, 8, 10, 15, 21])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
+    parser.add_argument("--timing-dim", type=int, default=5)
+    parser.add_argument("--no-regret", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args()
+
+    if not args.no_regret:
+        print(f"mean log10 regret, budget 20*d, BBOB f{args.functions} instance 1, ", end="")
+        print(f"{args.seeds} seeds (lower is better)")
+        print(f"{'d':>3} " + " ".join(f"{name:>8}" for name in args.optimizers))
+        for d in args.dims:
+            cells = []
+            per_function: dict[str, list[float]] = {}
+            for name in args.optimizers:
+                regrets = []
+                for problem, f_opt in problems([d], args.functions):
+                    values = [log_regret(name, problem, f_opt, s) for s in range(args.seeds)]
+                    per_function.setdefault(name, []).append(statistics.mean(values))
+                    regrets.extend(values)
+                cells.append(f"{statistics.mean(regrets):8.3f}")
+            print(f"{d:>3} " + " ".join(cells))
+            for name, values in per_function.items():
+                print(f"      {name:>8} per function: " + " ".join(f"{v:6.2f}" for v in values))
+
+    if not args.no_timing:
+        print(f"\nmedian seconds per suggestion, d={args.timing_dim}")
+        print(f"{'n':>4} " + " ".join(f"{name:>8}" for name in args.optimizers))
+        for n in (20, 50, 100):
+            cells = [
+                f"{suggestion_time(name, args.timing_dim, n, 0):8.3f}" for name in args.optimizers
+            ]
+            print(f"{n:>4} " + " ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
