@@ -10,6 +10,7 @@ format tuner's StdOut collector reads by default.
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -30,6 +31,12 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--epoch-delay",
+        type=float,
+        default=0.0,
+        help="seconds to wait after each epoch, to look like a longer training run",
+    )
     args = parser.parse_args()
 
     features, labels = load_digits(return_X_y=True)
@@ -54,6 +61,7 @@ def main() -> None:
         accuracy = model.score(x_valid, y_valid)
         loss = log_loss(y_valid, model.predict_proba(x_valid), labels=classes)
         print(f"epoch={epoch} accuracy={accuracy:.4f} loss={loss:.4f}", flush=True)
+        time.sleep(args.epoch_delay)
 
 
 if __name__ == "__main__":
