@@ -6,9 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tuner.spec import load_experiment
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_experiment_is_valid(path: Path) -> None:
+    experiment = load_experiment(path)
+    assert experiment.name == path.stem.replace("_", "-")
 
 
 def test_quickstart_experiment_is_valid() -> None:
