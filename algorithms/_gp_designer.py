@@ -47,6 +47,11 @@ _RELAXED_LEVELS = 16
 """Numeric parameters with more values than this are refined as continuous, then snapped."""
 _MAX_TRAINING = 300
 """Most trials the process is conditioned on (the best half, then the most recent)."""
+_COLD_FITS = 24
+"""Up to this many training trials, every fit starts from the fixed points."""
+_ANCHOR_GROWTH = 1.25
+"""Past ``_COLD_FITS``, a fit starts from the fit on the first trials (by number), refitted
+from the fixed points each time the training set grows by this factor."""
 _MAX_TRIES = 64
 _MIN_SEPARATION = 0.02
 """Preferred least distance, in the unit cube, between a suggestion and pending points."""
@@ -82,9 +87,9 @@ class GPDesigner(Designer):
     In a finite space a suggestion avoids the points completed, active or earlier in the
     batch while any is left, then only the active ones, then repeats.
 
-    Every suggestion depends only on the seed and the trials given (the fit starts from fixed
-    points, never from the previous fit), so a designer rebuilt after a restart suggests
-    what the warm one would.
+    Every suggestion depends only on the seed and the trials given (a fit starts from fixed
+    points, or from the fit on the first trials by number, never from whatever was fitted
+    last), so a designer rebuilt after a restart suggests what the warm one would.
 
     Args:
         config: The study config: its space and objective are used.
@@ -132,8 +137,8 @@ class GPDesigner(Designer):
         """Completed trials, including those left out of the model."""
         self._completed_keys: set[Key] = set()
         self._active: list[Trial] = []
-        self._fit: tuple[tuple[int, ...], Hyperparameters] | None = None
-        """The last hyperparameter fit and the trial ids it was fitted on."""
+        self._fits: dict[tuple[int, ...], Hyperparameters] = {}
+        """Recent hyperparameter fits by the trial ids they were fitted on."""
 
     @classmethod
     def check_config(cls, config: StudyConfig, settings: BayesianOptimizationSettings) -> None:
@@ -275,9 +280,13 @@ class GPDesigner(Designer):
             )
         return self._grid_points
 
-    def _training(self) -> tuple[list[_Observation], NDArray[np.float64]]:
-        """The observations the model is conditioned on, by trial number, and their targets."""
-        observations = sorted(self._observations.values(), key=lambda o: (o.number, o.id))
+    def _ordered(self) -> list[_Observation]:
+        return sorted(self._observations.values(), key=lambda o: (o.number, o.id))
+
+    def _training(
+        self, observations: list[_Observation]
+    ) -> tuple[list[_Observation], NDArray[np.float64]]:
+        """The observations (sorted by number) the model is conditioned on, and their targets."""
         if len(observations) > _MAX_TRAINING:
             ordered = sorted(
                 range(len(observations)),
@@ -293,17 +302,43 @@ class GPDesigner(Designer):
         return observations, targets
 
     def _model(self, pending: list[NDArray[np.float64]]) -> _Model:
-        observations, targets = self._training()
+        ordered = self._ordered()
+        observations, targets = self._training(ordered)
         x = np.array([o.x for o in observations])
-        ids = tuple(o.id for o in observations)
-        if self._fit is None or self._fit[0] != ids:
-            self._fit = (ids, fit_hyperparameters(x, targets))
-        gp = GaussianProcess(x, targets, self._fit[1])
+        gp = GaussianProcess(x, targets, self._hyperparameters(ordered))
         incumbents = x[np.argsort(targets, kind="stable")[:5]]
         model = _Model(self, gp, float(np.min(targets)), incumbents)
         for u in pending:
             model.believe(u)
         return model
+
+    def _hyperparameters(self, ordered: list[_Observation]) -> Hyperparameters:
+        """The fit on ``ordered`` (observations by number), warm-started from an earlier one.
+
+        Past ``_COLD_FITS`` trials, the fit starts from the fit on the first ``m`` of them,
+        ``m`` a point of a fixed geometric schedule, itself started from fixed points: a
+        function of the trials alone, so a rebuilt designer fits what the warm one did.
+        """
+        n = len(ordered)
+        start = None
+        if n > _COLD_FITS:
+            m = _COLD_FITS
+            while round(m * _ANCHOR_GROWTH) <= n:
+                m = round(m * _ANCHOR_GROWTH)
+            start = self._fitted(ordered[:m], None)
+        return self._fitted(ordered, start)
+
+    def _fitted(
+        self, ordered: list[_Observation], start: Hyperparameters | None
+    ) -> Hyperparameters:
+        observations, targets = self._training(ordered)
+        ids = tuple(o.id for o in observations)
+        if ids not in self._fits:
+            x = np.array([o.x for o in observations])
+            while len(self._fits) >= 4:
+                del self._fits[next(iter(self._fits))]
+            self._fits[ids] = fit_hyperparameters(x, targets, start=start)
+        return self._fits[ids]
 
 
 @functools.cache

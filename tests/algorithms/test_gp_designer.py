@@ -120,14 +120,17 @@ def test_suggestions_keep_away_from_active_trials() -> None:
 
 
 def test_a_rebuilt_designer_suggests_what_the_warm_one_does() -> None:
-    trials = history(20, seed=3)
+    # 40 trials: past 24, fits start from earlier fits, which must not depend on the order
+    # the warm designer saw the trials in (here completed out of order).
+    trials = history(40, seed=3)
     trials[4] = trial(4, trials[4].parameters, None)  # failed
     trials[7] = trial(7, trials[7].parameters, math.nan)
+    order = np.random.default_rng(0).permutation(40)
     warm = make_designer(study_config(PLANE, "bayesianoptimization", seed=5))
-    for start in range(0, 20, 6):
-        warm.update(trials[start : start + 6], [])
+    for start in range(0, 40, 7):
+        warm.update([trials[i] for i in order[start : start + 7]], [])
         warm.suggest(2)  # suggestions in between must not change what comes later
-    active = [Trial(id=999, study_name="s", number=20, parameters=trials[0].parameters)]
+    active = [Trial(id=999, study_name="s", number=40, parameters=trials[0].parameters)]
     warm.update([], active)
     rebuilt = make_designer(study_config(PLANE, "bayesianoptimization", seed=5))
     rebuilt.update(list(reversed(trials)), active)
@@ -171,7 +174,7 @@ def test_non_finite_and_failed_trials_are_imputed_or_left_out() -> None:
         id=51, study_name="s", number=9, parameters=trials[0].parameters, state=TrialState.SUCCEEDED
     )
     designer.update([*trials, infeasible, no_metric], [])
-    observations, targets = designer._training()
+    observations, targets = designer._training(designer._ordered())
     # -inf (not believable) and the trial without the metric are left out; the failed,
     # NaN, +inf and infeasible trials get the worst target.
     assert len(observations) == 8
