@@ -7,11 +7,14 @@ time per suggestion after 20, 50 and 100 observed trials. Needs the benchmark ex
 
 Run: ``OPENBLAS_NUM_THREADS=1 python bench/gp_quick.py --dims 2 5 --functions 1 2 8 15 21``
 (one BLAS thread for every optimiser: the matrices are small and threads only contend).
+The peers are deterministic for a seed, so ``--cache FILE`` keeps their regrets (JSON) and
+later runs read them instead of rerunning the peers; ``tuner`` is always rerun.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -160,6 +163,27 @@ def suggestion_time(name: str, d: int, n: int, seed: int) -> float:
     return statistics.median(times)
 
 
+class _Cache:
+    """Regrets of the peers by (optimizer, function, dimension, seed), kept in a JSON file."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = path
+        self._values: dict[str, float] = {}
+        if path is not None and os.path.exists(path):
+            with open(path) as file:
+                self._values = json.load(file)
+
+    def regret(self, name: str, problem: Any, f_opt: float, seed: int) -> float:
+        if self._path is None or name == "tuner":
+            return log_regret(name, problem, f_opt, seed)
+        key = f"{name}/{problem.id_function}/{problem.dimension}/{seed}"
+        if key not in self._values:
+            self._values[key] = log_regret(name, problem, f_opt, seed)
+            with open(self._path, "w") as file:
+                json.dump(self._values, file, indent=0, sort_keys=True)
+        return self._values[key]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 5])
@@ -167,9 +191,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
     parser.add_argument("--timing-dim", type=int, default=5)
+    parser.add_argument("--timing-n", type=int, nargs="+", default=[20, 50, 100])
     parser.add_argument("--no-regret", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--cache", help="JSON file of the peers' regrets, read and extended")
     args = parser.parse_args()
+    cache = _Cache(args.cache)
 
     if not args.no_regret:
         print(f"mean log10 regret, budget 20*d, BBOB f{args.functions} instance 1, ", end="")
@@ -181,7 +208,7 @@ def main() -> None:
             for name in args.optimizers:
                 regrets = []
                 for problem, f_opt in problems([d], args.functions):
-                    values = [log_regret(name, problem, f_opt, s) for s in range(args.seeds)]
+                    values = [cache.regret(name, problem, f_opt, s) for s in range(args.seeds)]
                     per_function.setdefault(name, []).append(statistics.mean(values))
                     regrets.extend(values)
                 cells.append(f"{statistics.mean(regrets):8.3f}")
@@ -192,7 +219,7 @@ def main() -> None:
     if not args.no_timing:
         print(f"\nmedian seconds per suggestion, d={args.timing_dim}")
         print(f"{'n':>4} " + " ".join(f"{name:>8}" for name in args.optimizers))
-        for n in (20, 50, 100):
+        for n in args.timing_n:
             cells = [
                 f"{suggestion_time(name, args.timing_dim, n, 0):8.3f}" for name in args.optimizers
             ]
