@@ -233,7 +233,7 @@ def _svc_digits() -> Problem:
         budget=50,
         objective=objective,
         optimum=None,
-        score_unit="3-fold CV error",
+        score_unit="3-fold CV error in %",
     )
 
 

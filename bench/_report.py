@@ -32,11 +32,11 @@ __all__ = [
 ]
 
 
-def _spread(values: Sequence[float]) -> str:
+def _spread(values: Sequence[float], scale: float = 1.0) -> str:
     if not values:
         return "n/a"
-    mean = statistics.fmean(values)
-    std = statistics.pstdev(values) if len(values) > 1 else 0.0
+    mean = statistics.fmean(values) * scale
+    std = (statistics.pstdev(values) if len(values) > 1 else 0.0) * scale
     return f"{mean:.2f} ± {std:.2f}"
 
 
@@ -107,7 +107,9 @@ def score_table(results: Sequence[RunResult], title: str) -> Table:
             elif any(r.error for r in runs):
                 row.append("error")
             else:
-                row.append(_spread([r.score for r in runs]))
+                # errors (no known optimum) in percent, log10 regrets as they are
+                scale = 100.0 if make_problem(key).optimum is None else 1.0
+                row.append(_spread([r.score for r in runs], scale))
         row.append(_spread(ranks.get(name, [])))
         table.add_row(*row)
     return table

@@ -47,7 +47,8 @@ class Plan:
 
 QUICK = Plan(
     problems=(
-        *bbob_keys([1, 8, 15], [2, 5]),
+        *bbob_keys([1, 8, 15], [2]),
+        *bbob_keys([1], [5]),
         "svc-digits@20",
         "hpolib-naval_propulsion@40",
     ),
