@@ -13,8 +13,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import tuner
+from tuner import cli
 from tuner.cli import main
 from tuner.client import Client
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as wide as they need, so no cell is cut (pytest's stdout is not a terminal)."""
+    monkeypatch.setattr(cli.console, "width", 300)
 
 
 @pytest.fixture

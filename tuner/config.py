@@ -11,6 +11,7 @@ from tuner.errors import InvalidArgumentError
 from tuner.space import SearchSpace
 
 __all__ = [
+    "DEFAULT_ALGORITHM",
     "AlgorithmSpec",
     "Budget",
     "Direction",
@@ -98,6 +99,10 @@ class Objective:
         return value <= self.goal if self.direction is Direction.MINIMIZE else value >= self.goal
 
 
+DEFAULT_ALGORITHM = "bayesianoptimization"
+"""The algorithm of a study that names none: the best-ranked of ours in ``bench/``."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlgorithmSpec:
     """An algorithm by its registered name, with its settings as Katib gives them (strings).
@@ -106,7 +111,7 @@ class AlgorithmSpec:
     (``StudyConfig.early_stopping``).
     """
 
-    name: str = "random"
+    name: str = DEFAULT_ALGORITHM
     settings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

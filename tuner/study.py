@@ -22,7 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from tuner.config import AlgorithmSpec, Direction, Objective, StudyConfig, StudyInfo
+from tuner.config import (
+    DEFAULT_ALGORITHM,
+    AlgorithmSpec,
+    Direction,
+    Objective,
+    StudyConfig,
+    StudyInfo,
+)
 from tuner.errors import AlreadyExistsError, FailedPreconditionError, InvalidArgumentError
 from tuner.space import Parameter, ParameterValue, SearchSpace
 from tuner.trial import Measurement, Trial
@@ -93,7 +100,7 @@ class Study:
         parameters: Sequence[Parameter] | SearchSpace,
         objective: Objective | str,
         direction: Direction | str = Direction.MINIMIZE,
-        algorithm: str = "random",
+        algorithm: str = DEFAULT_ALGORITHM,
         settings: Mapping[str, object] | None = None,
         seed: int | None = None,
         early_stopping: str | None = None,
@@ -110,7 +117,8 @@ class Study:
             parameters: The search space.
             objective: An :class:`~tuner.Objective`, or just the metric name.
             direction: Used when ``objective`` is a metric name.
-            algorithm: A registered algorithm name (``random``, ``grid``, ...).
+            algorithm: A registered algorithm name (``bayesianoptimization``, the default,
+                ``tpe``, ``random``, ``grid``, ...).
             settings: The algorithm's settings, e.g. ``{"random_state": 7}``.
             seed: Seed of the algorithm; drawn at random when None.
             early_stopping: A registered early-stopping rule (``medianstop``), or None

@@ -137,7 +137,7 @@ def test_defaults(document: dict[str, Any]) -> None:
     experiment = load_experiment(document)
 
     assert experiment.namespace == "default"
-    assert experiment.algorithm == AlgorithmSpec(name="random")
+    assert experiment.algorithm == AlgorithmSpec(name="bayesianoptimization")
     assert experiment.budget == Budget(parallel_trial_count=3)
     assert experiment.metrics_collector == MetricsCollector(kind=CollectorKind.STDOUT)
     assert experiment.objective.goal is None

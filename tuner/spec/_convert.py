@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tuner.config import AlgorithmSpec, Budget, Objective
+from tuner.config import DEFAULT_ALGORITHM, AlgorithmSpec, Budget, Objective
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,
@@ -56,7 +56,6 @@ __all__ = [
     "early_stopping_error_loc",
 ]
 
-DEFAULT_ALGORITHM = "random"
 """The algorithm of an Experiment that names none."""
 
 DEFAULT_FILE_PATH = "/var/log/katib/metrics.log"
