@@ -176,14 +176,14 @@ def test_an_interrupted_experiment_resumes_relaunching_its_running_trials(stack:
     stack.core.create_study("study", CONFIG)
     budget = Budget(max_trial_count=4, parallel_trial_count=2)
     slow = stack.runner("--sleep=60")
-    controller = stack.controller(slow, budget)
+    controllers: list[Controller] = []
 
     def stop_when_full(progress: Progress) -> None:
         if progress.running == 2:
-            threading.Thread(target=controller.request_stop).start()
+            threading.Thread(target=controllers[0].request_stop).start()
 
-    controller._on_progress = stop_when_full
-    interrupted = controller.run()
+    controllers.append(stack.controller(slow, budget, stop_when_full))
+    interrupted = controllers[0].run()
     slow.close()
     assert interrupted.outcome is ExperimentOutcome.INTERRUPTED
     left_running = stack.core.list_trials("study")
