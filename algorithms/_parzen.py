@@ -3,7 +3,8 @@
 An estimator is a weighted mixture with one component per observation plus a prior
 component; each component is a product over parameters of a Gaussian truncated to
 ``[0, 1]`` (a numeric parameter, continuous or binned, a bin weighing the Gaussian's mass
-over it) or a categorical distribution (choices). The bandwidths follow the TPE of
+over it; a discrete parameter's values are bins in index order) or a categorical
+distribution (choices of a categorical parameter). The bandwidths follow the TPE of
 Watanabe (arXiv:2304.11127) as Optuna ships it: the larger gap to a neighbouring
 observation, clipped below by ``1 / min(100, n + 2)``.
 
@@ -21,6 +22,7 @@ import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from tuner.algorithms._cube import UnitCodec
+from tuner.space import CategoricalParameter
 
 __all__ = ["Column", "ColumnKind", "ParzenEstimator", "age_weights"]
 
@@ -46,10 +48,14 @@ class Column:
 
     @classmethod
     def of(cls, codec: UnitCodec) -> Column:
-        """The column of a parameter: choices for categorical and discrete parameters."""
+        """The column of a parameter: choices for a categorical one; bins for the other
+        grids, a discrete parameter's sorted values in index order (as Optuna's TPE sees
+        an ordered list: an integer index, so neighbouring values share evidence)."""
         if codec.size is None:
             return cls(ColumnKind.CONTINUOUS, codec)
-        return cls(ColumnKind.CHOICE if codec.is_choice else ColumnKind.BINNED, codec)
+        if isinstance(codec.parameter, CategoricalParameter):
+            return cls(ColumnKind.CHOICE, codec)
+        return cls(ColumnKind.BINNED, codec)
 
 
 def age_weights(n: int) -> np.ndarray:

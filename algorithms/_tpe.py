@@ -90,8 +90,9 @@ class TpeDesigner(Designer):
     TPE moves away from them. With ``constant_liar`` (the default) active trials and the
     points earlier in the same batch join it too, so parallel suggestions spread out.
 
-    Integers and stepped doubles are bins of the unit interval, weighed by the mass of each
-    Gaussian over the bin; categorical and discrete parameters are choices. In a finite
+    Integers, stepped doubles and discrete values (in index order) are bins of the unit
+    interval, weighed by the mass of each Gaussian over the bin, so near values share
+    evidence (as Optuna's integer steps); categorical parameters are choices. In a finite
     space a suggestion avoids tried and active points while any are left.
 
     Suggestion ``k`` of the study (``k`` counting the trials seen) draws from a generator

@@ -17,6 +17,7 @@ from tuner.config import Direction
 from tuner.errors import InvalidArgumentError
 from tuner.space import (
     CategoricalParameter,
+    DiscreteParameter,
     DoubleParameter,
     IntParameter,
     ParameterValue,
@@ -75,6 +76,27 @@ def test_beats_random_search(
     tpe = median_log_regret(algorithm, base, space, objective, 40)
     random = median_log_regret("random", {}, space, objective, 40)
     assert tpe < random - 0.2
+
+
+ORDERED = tuple(float(2 ** (i / 4)) for i in range(60))
+
+
+@pytest.mark.parametrize(("algorithm", "base"), TPES)
+def test_discrete_values_are_ordered(algorithm: str, base: dict[str, str]) -> None:
+    """Near values share evidence (as Optuna's integer steps), so TPE closes in on a
+    minimum among 60 x 60 points; as unordered choices it did not (median 15, 6.5)."""
+    space = SearchSpace(
+        (DiscreteParameter(name="a", values=ORDERED), DiscreteParameter(name="b", values=ORDERED))
+    )
+
+    def bowl(p: Mapping[str, ParameterValue]) -> float:
+        return (ORDERED.index(float(p["a"])) - 41) ** 2 + (ORDERED.index(float(p["b"])) - 17) ** 2
+
+    regrets = [
+        best_value(run(algorithm, space, bowl, n_trials=40, seed=s, settings=base)[1])
+        for s in SEEDS
+    ]
+    assert statistics.median(regrets) < 6
 
 
 @pytest.mark.parametrize(("algorithm", "base"), TPES)
