@@ -136,7 +136,7 @@ def make_problem(key: str) -> Problem:
 
 
 @functools.cache
-def _bbob_problem(function: int, dimension: int) -> tuple[Any, float]:
+def bbob_problem(function: int, dimension: int) -> tuple[Any, float]:
     """The COCO problem (instance 1) and its optimal value f(x_opt).
 
     cocoex 2.8 does not expose f_opt; ``_best_parameter("print")`` writes x_opt to a file
@@ -165,7 +165,7 @@ _SUITES: list[Any] = []
 def _bbob(function: int, dimension: int) -> Problem:
     if function not in BBOB_FUNCTION_NAMES or dimension < 1:
         raise ValueError(f"no BBOB function f{function} in dimension {dimension}")
-    problem, f_opt = _bbob_problem(function, dimension)
+    problem, f_opt = bbob_problem(function, dimension)
     names = [f"x{i}" for i in range(dimension)]
     lower, upper = problem.lower_bounds, problem.upper_bounds
     space = SearchSpace(

@@ -5,7 +5,7 @@ of ``20 * d`` evaluations, floored at 1e-8) over BBOB functions and seeds, and t
 time per suggestion after 20, 50 and 100 observed trials. Needs the benchmark extras:
 ``coco-experiment``, ``scikit-optimize``, ``optuna`` and ``torch`` (for Optuna's GPSampler).
 
-Run: ``OPENBLAS_NUM_THREADS=1 python bench/gp_quick.py --dims 2 5 --functions 1 2 8 15 21``
+Run: ``OPENBLAS_NUM_THREADS=1 python -m bench.gp_quick --dims 2 5 --functions 1 2 8 15 21``
 (one BLAS thread for every optimiser: the matrices are small and threads only contend).
 The peers are deterministic for a seed, so ``--cache FILE`` keeps their regrets (JSON) and
 later runs read them instead of rerunning the peers; ``tuner`` is always rerun.
@@ -18,13 +18,13 @@ import json
 import math
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from bench._problems import bbob_problem
 from tuner.algorithms import make_designer
 from tuner.config import AlgorithmSpec, Objective, StudyConfig
 from tuner.space import DoubleParameter, SearchSpace
@@ -104,31 +104,9 @@ OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
 }
 
 
-_SUITES: list[Any] = []
-"""Suites stay alive as long as their problems are used (a freed suite frees its problems)."""
-
-
 def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
     """BBOB problems (instance 1) with their optimal values."""
-    import cocoex
-
-    suite = cocoex.Suite("bbob", "", f"dimensions:{','.join(map(str, dims))} instance_indices:1")
-    _SUITES.append(suite)
-    found = []
-    cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as directory:
-        os.chdir(directory)  # _best_parameter("print") writes its answer to the working dir
-        try:
-            for d in dims:
-                for function in functions:
-                    # Not "for problem in suite": the iterator frees each problem after it.
-                    problem = suite.get_problem_by_function_dimension_instance(function, d, 1)
-                    problem._best_parameter("print")
-                    x_opt = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
-                    found.append((problem, float(problem(x_opt))))
-        finally:
-            os.chdir(cwd)
-    return found
+    return [bbob_problem(function, d) for d in dims for function in functions]
 
 
 def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:

@@ -14,7 +14,7 @@ of the 20 round trips before each n, on a 5-d sphere:
   loopback and ``tuner.client.Client`` (``suggest_trials`` + ``complete_trial``);
 - ``optuna``: Optuna's ``TPESampler`` ``ask`` + ``tell`` on its in-memory storage.
 
-Run: ``OPENBLAS_NUM_THREADS=1 python bench/tpe_quick.py`` (``--no-regret``/``--no-latency``).
+Run: ``OPENBLAS_NUM_THREADS=1 python -m bench.tpe_quick`` (``--no-regret``/``--no-latency``).
 Needs ``optuna`` and ``coco-experiment``.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from bench._problems import bbob_problem
 from tuner.algorithms import make_designer
 from tuner.config import AlgorithmSpec, Objective, StudyConfig
 from tuner.space import DoubleParameter, SearchSpace
@@ -108,30 +108,10 @@ OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
     "random": lambda d, seed: tuner_designer(d, seed, "random"),
 }
 
-_SUITES: list[Any] = []
-"""Suites stay alive while their problems are used (a freed suite frees its problems)."""
-
 
 def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
     """BBOB problems (instance 1) with their optimal values."""
-    import cocoex
-
-    suite = cocoex.Suite("bbob", "", f"dimensions:{','.join(map(str, dims))} instance_indices:1")
-    _SUITES.append(suite)
-    found = []
-    cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as directory:
-        os.chdir(directory)  # _best_parameter("print") writes its answer to the working dir
-        try:
-            for d in dims:
-                for function in functions:
-                    problem = suite.get_problem_by_function_dimension_instance(function, d, 1)
-                    problem._best_parameter("print")
-                    x_opt = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
-                    found.append((problem, float(problem(x_opt))))
-        finally:
-            os.chdir(cwd)
-    return found
+    return [bbob_problem(function, d) for d in dims for function in functions]
 
 
 def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:
