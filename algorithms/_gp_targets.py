@@ -36,6 +36,12 @@ def warp_targets(values: NDArray[np.float64]) -> NDArray[np.float64]:
     if not finite.any():
         return np.zeros_like(values)
     values = np.where(finite, values, np.max(values[finite]))
+    # Divided by the largest magnitude first, so values near the float limit do not
+    # overflow in the sum of squares (standardising is scale-free anyway).
+    magnitude = float(np.max(np.abs(values)))
+    if magnitude == 0:
+        return np.zeros_like(values)
+    values = values / magnitude
     spread = float(np.std(values))
     centred = values - float(np.mean(values))
     return centred / spread if spread > 0 else np.zeros_like(values)

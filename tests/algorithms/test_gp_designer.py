@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from tuner.algorithms import check_algorithm, make_designer
 from tuner.algorithms._gp_designer import GPDesigner
+from tuner.algorithms._gp_targets import warp_targets
 from tuner.algorithms.testing import study_config
 from tuner.config import Direction
 from tuner.errors import InvalidArgumentError
@@ -245,3 +247,11 @@ def test_katib_settings_run(settings: dict[str, str]) -> None:
     designer = make_designer(study_config(PLANE, "bayesianoptimization", settings=settings))
     designer.update(history(6), [])
     assert all(PLANE.contains(p) for p in designer.suggest(2))
+
+
+def test_targets_near_the_float_limit_standardise_without_overflow() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        targets = warp_targets(np.array([1e300, -1e300, 0.0, np.nan]))
+    assert np.isfinite(targets).all()
+    assert targets.std() == pytest.approx(1.0)
