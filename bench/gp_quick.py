@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import time
@@ -24,45 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._problems import bbob_problem
-from tuner.algorithms import make_designer
-from tuner.config import AlgorithmSpec, Objective, StudyConfig
-from tuner.space import DoubleParameter, SearchSpace
-from tuner.trial import Measurement, Trial, TrialState
-
-Ask = Callable[[], np.ndarray]
-Tell = Callable[[np.ndarray, float], None]
-
-
-def tuner_gp(d: int, seed: int, algorithm: str = "bayesianoptimization") -> tuple[Ask, Tell]:
-    space = SearchSpace(tuple(DoubleParameter(name=f"x{i}", low=-5.0, high=5.0) for i in range(d)))
-    config = StudyConfig(
-        space=space,
-        objective=Objective(metric_name="f"),
-        algorithm=AlgorithmSpec(name=algorithm),
-        seed=seed,
-    )
-    designer = make_designer(config)
-    count = [0]
-
-    def ask() -> np.ndarray:
-        [point] = designer.suggest(1)
-        return np.array([point[f"x{i}"] for i in range(d)], dtype=float)
-
-    def tell(x: np.ndarray, y: float) -> None:
-        n = count[0]
-        count[0] += 1
-        trial = Trial(
-            id=n,
-            study_name="bench",
-            number=n,
-            parameters={f"x{i}": float(v) for i, v in enumerate(x)},
-            state=TrialState.SUCCEEDED,
-            final_measurement=Measurement(metrics={"f": y}),
-        )
-        designer.update([trial], [])
-
-    return ask, tell
+from bench._box import Ask, Tell, designer_ask_tell, log_regret, problems
 
 
 def skopt_gp(d: int, seed: int) -> tuple[Ask, Tell]:
@@ -97,28 +58,11 @@ def optuna_gp(d: int, seed: int) -> tuple[Ask, Tell]:
 
 
 OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
-    "tuner": tuner_gp,
-    "random": lambda d, seed: tuner_gp(d, seed, "random"),
+    "tuner": lambda d, seed: designer_ask_tell(d, seed, "bayesianoptimization"),
+    "random": lambda d, seed: designer_ask_tell(d, seed, "random"),
     "skopt": skopt_gp,
     "optuna": optuna_gp,
 }
-
-
-def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
-    """BBOB problems (instance 1) with their optimal values."""
-    return [bbob_problem(function, d) for d in dims for function in functions]
-
-
-def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:
-    d = problem.dimension
-    ask, tell = OPTIMIZERS[name](d, seed)
-    best = math.inf
-    for _ in range(20 * d):
-        x = ask()
-        y = float(problem(x))
-        best = min(best, y)
-        tell(x, y)
-    return math.log10(max(best - f_opt, 1e-8))
 
 
 def suggestion_time(name: str, d: int, n: int, seed: int) -> float:
@@ -153,10 +97,10 @@ class _Cache:
 
     def regret(self, name: str, problem: Any, f_opt: float, seed: int) -> float:
         if self._path is None or name == "tuner":
-            return log_regret(name, problem, f_opt, seed)
+            return log_regret(OPTIMIZERS[name], problem, f_opt, seed)
         key = f"{name}/{problem.id_function}/{problem.dimension}/{seed}"
         if key not in self._values:
-            self._values[key] = log_regret(name, problem, f_opt, seed)
+            self._values[key] = log_regret(OPTIMIZERS[name], problem, f_opt, seed)
             with open(self._path, "w") as file:
                 json.dump(self._values, file, indent=0, sort_keys=True)
         return self._values[key]

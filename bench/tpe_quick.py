@@ -21,7 +21,6 @@ Needs ``optuna`` and ``coco-experiment``.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
@@ -31,51 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from bench._problems import bbob_problem
-from tuner.algorithms import make_designer
-from tuner.config import AlgorithmSpec, Objective, StudyConfig
-from tuner.space import DoubleParameter, SearchSpace
-from tuner.trial import Measurement, Trial, TrialState
-
-Ask = Callable[[], np.ndarray]
-Tell = Callable[[np.ndarray, float], None]
-BOUND = 5.0
-
-
-def config_of(d: int, seed: int, algorithm: str) -> StudyConfig:
-    space = SearchSpace(
-        tuple(DoubleParameter(name=f"x{i}", low=-BOUND, high=BOUND) for i in range(d))
-    )
-    return StudyConfig(
-        space=space,
-        objective=Objective(metric_name="f"),
-        algorithm=AlgorithmSpec(name=algorithm),
-        seed=seed,
-    )
-
-
-def tuner_designer(d: int, seed: int, algorithm: str = "tpe") -> tuple[Ask, Tell]:
-    designer = make_designer(config_of(d, seed, algorithm))
-    count = [0]
-
-    def ask() -> np.ndarray:
-        [point] = designer.suggest(1)
-        return np.array([point[f"x{i}"] for i in range(d)], dtype=float)
-
-    def tell(x: np.ndarray, y: float) -> None:
-        n = count[0]
-        count[0] += 1
-        trial = Trial(
-            id=n,
-            study_name="bench",
-            number=n,
-            parameters={f"x{i}": float(v) for i, v in enumerate(x)},
-            state=TrialState.SUCCEEDED,
-            final_measurement=Measurement(metrics={"f": y}),
-        )
-        designer.update([trial], [])
-
-    return ask, tell
+from bench._box import (
+    BOUND,
+    Ask,
+    Tell,
+    box_config,
+    designer_ask_tell,
+    log_regret,
+    problems,
+)
+from tuner.trial import Measurement
 
 
 def optuna_tpe(d: int, seed: int, multivariate: bool | None = None) -> tuple[Ask, Tell]:
@@ -101,28 +65,12 @@ def optuna_tpe(d: int, seed: int, multivariate: bool | None = None) -> tuple[Ask
 
 
 OPTIMIZERS: dict[str, Callable[[int, int], tuple[Ask, Tell]]] = {
-    "tpe": tuner_designer,
-    "mv-tpe": lambda d, seed: tuner_designer(d, seed, "multivariate-tpe"),
+    "tpe": lambda d, seed: designer_ask_tell(d, seed, "tpe"),
+    "mv-tpe": lambda d, seed: designer_ask_tell(d, seed, "multivariate-tpe"),
     "optuna": optuna_tpe,
     "optuna-uv": lambda d, seed: optuna_tpe(d, seed, multivariate=False),
-    "random": lambda d, seed: tuner_designer(d, seed, "random"),
+    "random": lambda d, seed: designer_ask_tell(d, seed, "random"),
 }
-
-
-def problems(dims: list[int], functions: list[int]) -> list[tuple[Any, float]]:
-    """BBOB problems (instance 1) with their optimal values."""
-    return [bbob_problem(function, d) for d in dims for function in functions]
-
-
-def log_regret(name: str, problem: Any, f_opt: float, seed: int) -> float:
-    ask, tell = OPTIMIZERS[name](problem.dimension, seed)
-    best = math.inf
-    for _ in range(20 * problem.dimension):
-        x = ask()
-        y = float(problem(x))
-        best = min(best, y)
-        tell(x, y)
-    return math.log10(max(best - f_opt, 1e-8))
 
 
 def sphere(x: np.ndarray) -> float:
@@ -154,7 +102,7 @@ def service(d: int, seed: int, *, remote: bool) -> Iterator[tuple[Ask, Tell]]:
             server, port = create_server(core)
             server.start()
             client = backend = Client(f"127.0.0.1:{port}")
-        backend.create_study("bench", config_of(d, seed, "tpe"))
+        backend.create_study("bench", box_config(d, seed, "tpe"))
         ids: list[int] = []
 
         def ask() -> np.ndarray:
@@ -184,7 +132,7 @@ def latency_table(d: int, checkpoints: tuple[int, ...], modes: list[str]) -> Non
             with service(d, 0, remote=mode == "service") as (ask, tell):
                 times = times_in_process(ask, tell, last)
         elif mode == "designer":
-            times = times_in_process(*tuner_designer(d, 0), last)
+            times = times_in_process(*designer_ask_tell(d, 0, "tpe"), last)
         else:
             times = times_in_process(*optuna_tpe(d, 0), last)
         columns[mode] = [statistics.median(times[n - 20 : n]) for n in checkpoints]
@@ -222,7 +170,9 @@ def main() -> None:
             for name in args.optimizers:
                 regrets = []
                 for problem, f_opt in problems([d], args.functions):
-                    values = [log_regret(name, problem, f_opt, s) for s in range(args.seeds)]
+                    values = [
+                        log_regret(OPTIMIZERS[name], problem, f_opt, s) for s in range(args.seeds)
+                    ]
                     per_function.setdefault(name, []).append(statistics.mean(values))
                     regrets.extend(values)
                 cells.append(f"{statistics.mean(regrets):9.3f}")
