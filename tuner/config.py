@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tuner.errors import InvalidArgumentError
 from tuner.space import SearchSpace
@@ -136,6 +136,14 @@ class StudyConfig:
     early_stopping: AlgorithmSpec | None = None
     """The early-stopping rule by its registered name (``medianstop``) with its settings;
     None: trials run to their end."""
+
+    def is_same_problem(self, other: StudyConfig) -> bool:
+        """Whether ``other`` equals this config but maybe for the seed.
+
+        A stored study has the seed the service drew; a rerun of its experiment (or a
+        ``load_if_exists``) asks again without one, and means the same study.
+        """
+        return replace(self, seed=None) == replace(other, seed=None)
 
 
 class StudyState(enum.Enum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +125,7 @@ def _create_or_resume(core: ServiceCore, name: str, config: StudyConfig) -> int:
         return 0
     except AlreadyExistsError:
         stored = core.get_study(name).config
-        if replace(stored, seed=None) != replace(config, seed=None):
+        if not stored.is_same_problem(config):
             raise FailedPreconditionError(
                 f"the store already holds a study {name!r} with a different search space, "
                 "objective or algorithm; rename the experiment (metadata.name) or delete the "

@@ -167,7 +167,7 @@ class Study:
             if not load_if_exists:
                 raise
             existing = backend.get_study(name).config
-            if _without_seed(existing) != _without_seed(config):
+            if not existing.is_same_problem(config):
                 raise AlreadyExistsError(
                     f"study {name!r} exists with a different configuration"
                 ) from None
@@ -408,9 +408,3 @@ class Study:
 
 def _trial_id(trial: Trial | int) -> int:
     return trial if isinstance(trial, int) else trial.id
-
-
-def _without_seed(config: StudyConfig) -> StudyConfig:
-    from dataclasses import replace
-
-    return replace(config, seed=None)
