@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tuner.config import Budget, Objective, StudyState
+from tuner.config import Budget, Objective, StudyInfo, StudyState
 from tuner.controller._progress import ExperimentOutcome, ExperimentResult, Progress
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
 from tuner.runners import RunPhase, RunStatus
@@ -96,7 +96,7 @@ class Controller:
         study = self._backend.get_study(self._study_name)
         self._objective = study.config.objective
         self._has_early_stopping = study.config.early_stopping is not None
-        self._load_history()
+        self._load_history(study)
         try:
             while True:
                 self._settle_finished()
@@ -115,7 +115,7 @@ class Controller:
 
     # -- history ---------------------------------------------------------------------------
 
-    def _load_history(self) -> None:
+    def _load_history(self, study: StudyInfo) -> None:
         counts = dict.fromkeys(_COUNTERS.values(), 0)
         best: Trial | None = None
         active: list[Trial] = []
@@ -126,7 +126,6 @@ class Controller:
             elif trial.state.is_active:
                 active.append(trial)
         self._progress = Progress(study_name=self._study_name, best_trial=best, **counts)
-        study = self._backend.get_study(self._study_name)
         if study.state is not StudyState.ACTIVE and self._check_end() is None:
             logger.info("study %s: %s before, resuming", self._study_name, study.state.value)
             self._backend.set_study_state(self._study_name, StudyState.ACTIVE)
