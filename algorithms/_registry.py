@@ -8,7 +8,6 @@ A designer class is built as ``cls(config, settings, seed=seed)`` and has a clas
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from tuner.algorithms._algorithm_settings import (
     SobolSettings,
     TpeSettings,
 )
+from tuner.algorithms._names import look_up
 from tuner.algorithms._settings import Settings, parse_settings
-from tuner.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from tuner.algorithms._base import Designer
@@ -87,16 +86,7 @@ def registered_algorithms() -> tuple[str, ...]:
 
 
 def _algorithm(name: str) -> _Algorithm:
-    algorithm = _ALGORITHMS.get(name)
-    if algorithm is None:
-        close = difflib.get_close_matches(name.lower(), _ALGORITHMS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InvalidArgumentError(
-            f"unknown algorithm {name!r}; {hint}the registered algorithms are: "
-            + ", ".join(registered_algorithms()),
-            field="algorithm.name",
-        )
-    return algorithm
+    return look_up(_ALGORITHMS, name, kind="algorithm", field="algorithm.name")
 
 
 def settings_class(name: str) -> type[Settings]:

@@ -13,12 +13,12 @@ built as ``cls(config, settings)``.
 from __future__ import annotations
 
 import abc
-import difflib
 import functools
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from tuner.algorithms._names import look_up
 from tuner.algorithms._settings import Settings, parse_settings
 from tuner.algorithms._stopping_settings import MedianStopSettings
 from tuner.errors import InvalidArgumentError
@@ -89,16 +89,7 @@ def registered_stoppers() -> tuple[str, ...]:
 
 
 def _stopper(name: str) -> _Stopper:
-    stopper = _STOPPERS.get(name)
-    if stopper is None:
-        close = difflib.get_close_matches(name.lower(), _STOPPERS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InvalidArgumentError(
-            f"unknown early-stopping algorithm {name!r}; {hint}the registered ones are: "
-            + ", ".join(registered_stoppers()),
-            field=f"{_FIELD}.name",
-        )
-    return stopper
+    return look_up(_STOPPERS, name, kind="early-stopping algorithm", field=f"{_FIELD}.name")
 
 
 def stopper_settings_class(name: str) -> type[Settings]:
