@@ -20,7 +20,7 @@ from tuner.collectors._parse import (
     parse_number,
     strip_ansi,
 )
-from tuner.collectors._reporter import MeasurementReporter
+from tuner.collectors._reporter import MeasurementReporter, UnparseableLine
 from tuner.collectors._wrapper import run_stdout_collector, wrap_with_stdout_collector
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "MeasurementReporter",
     "MetricLineParser",
     "Observation",
+    "UnparseableLine",
     "UnparseableValue",
     "parse_number",
     "run_stdout_collector",

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tuner.errors import InvalidArgumentError, UnavailableError
 from tuner.trial import Measurement
@@ -16,9 +16,22 @@ if TYPE_CHECKING:
 
     from tuner.backend import Backend
 
-__all__ = ["MeasurementReporter"]
+__all__ = ["MAX_UNPARSEABLE_EXAMPLES", "MeasurementReporter", "UnparseableLine"]
 
 logger = logging.getLogger(__name__)
+
+MAX_UNPARSEABLE_EXAMPLES = 5
+"""How many unparseable lines a reporter keeps as examples."""
+_MAX_EXAMPLE_CHARS = 200
+
+
+class UnparseableLine(NamedTuple):
+    """A line of trial output that looked like a metric but could not be read."""
+
+    source: str
+    """Where it came from: ``stdout``, a file path, an endpoint."""
+    line: str
+    """The line, cut to its first 200 characters."""
 
 
 class _Pending:
@@ -113,6 +126,8 @@ class MeasurementReporter:
         self._n_delivered = 0
         self._n_lost = 0
         self._n_in_flight = 0
+        self._n_unparseable = 0
+        self._unparseable_examples: list[UnparseableLine] = []
         self._is_abandoned = False  # close timed out: what the thread still does is not counted
         self._thread = threading.Thread(
             target=self._run, name=f"tuner-reporter-{trial_id}", daemon=True
@@ -136,6 +151,35 @@ class MeasurementReporter:
         """Measurements dropped: refused by the backend, or undeliverable at close."""
         with self._lock:
             return self._n_lost
+
+    @property
+    def n_unparseable(self) -> int:
+        """Lines recorded with :meth:`record_unparseable` so far."""
+        with self._lock:
+            return self._n_unparseable
+
+    @property
+    def unparseable_examples(self) -> list[UnparseableLine]:
+        """The first few of those lines, with their sources."""
+        with self._lock:
+            return list(self._unparseable_examples)
+
+    def record_unparseable(self, line: str, *, source: str) -> None:
+        """Count a line that held a wanted metric whose value could not be read.
+
+        The count and the first :data:`MAX_UNPARSEABLE_EXAMPLES` lines (with their source)
+        reach the trial's diagnostics. Never waits for the network.
+
+        Args:
+            line: The line as read (its end and surrounding blanks are dropped; long lines
+                are cut).
+            source: Where the line came from: ``"stdout"``, a file path, an endpoint.
+        """
+        with self._lock:
+            self._n_unparseable += 1
+            if len(self._unparseable_examples) < MAX_UNPARSEABLE_EXAMPLES:
+                text = line.strip()[:_MAX_EXAMPLE_CHARS]
+                self._unparseable_examples.append(UnparseableLine(source, text))
 
     def record(
         self, name: str, value: float, *, step: int | None = None, time: float | None = None

@@ -290,11 +290,15 @@ class _OutputPump:
         if self._stopped.is_set():
             return
         try:
-            observations = self._parser.parse(line.decode("utf-8", errors="replace"))
+            text = line.decode("utf-8", errors="replace")
+            n_unparseable = self._parser.n_unparseable
+            observations = self._parser.parse(text)
             for name, value, step in observations:
                 self.counts[name] += 1
                 if self._reporter is not None:
                     self._reporter.record(name, value, step=step)
+            if self._reporter is not None and self._parser.n_unparseable > n_unparseable:
+                self._reporter.record_unparseable(text, source="stdout")
         except Exception:
             logger.exception("cannot handle an output line: %r", line[:200])
 

@@ -255,3 +255,14 @@ def test_bad_observations_are_refused(name: str, step: int | None) -> None:
     reporter.record("loss", 1.0)
     assert reporter.close()
     assert summary(backend.measurements) == [(1, {"loss": 1.0})]
+
+
+def test_unparseable_lines_are_counted_with_the_first_examples() -> None:
+    reporter = MeasurementReporter(as_backend(RecordingBackend()), 5, flush_interval=60)
+    for i in range(8):
+        reporter.record_unparseable(f"accuracy=high{i}\n", source="stdout" if i else "/tmp/m.log")
+    assert reporter.n_unparseable == 8
+    examples = reporter.unparseable_examples
+    assert [e.source for e in examples] == ["/tmp/m.log", "stdout", "stdout", "stdout", "stdout"]
+    assert [e.line for e in examples] == [f"accuracy=high{i}" for i in range(5)]
+    reporter.close()
