@@ -69,14 +69,18 @@ def _finished(results: Sequence[RunResult]) -> list[RunResult]:
 
 
 def average_ranks(results: Sequence[RunResult]) -> dict[str, list[float]]:
-    """Each optimizer's ranks over the (problem, seed) pairs that every optimizer finished."""
+    """Each optimizer's ranks over the (problem, seed) pairs that every optimizer not
+    skipped on the problem finished."""
     by_pair: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for r in _finished(results):
         by_pair[(r.problem, r.seed)][r.optimizer] = r.score
-    names = {r.optimizer for r in results if not r.skipped}
+    runs_on: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        if not r.skipped:
+            runs_on[r.problem].add(r.optimizer)
     ranks: dict[str, list[float]] = defaultdict(list)
-    for scores in by_pair.values():
-        if set(scores) != names:
+    for (problem, _), scores in by_pair.items():
+        if set(scores) != runs_on[problem]:
             continue  # a pair some optimizer failed on is not ranked
         for name, rank in _ranks(scores).items():
             ranks[name].append(rank)

@@ -9,6 +9,7 @@ sequential in this process, so that no other run competes with it.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 import statistics
@@ -41,6 +42,19 @@ class Selection:
     algorithms: tuple[str, ...] | None = None
     peers: tuple[str, ...] | None = None
     in_process: bool = False
+    skips: tuple[str, ...] = ()
+    """``optimizer@problem`` patterns (shell-style) of runs to leave out, e.g.
+    ``skopt:gp@bbob-*-d10``; they show as ``n/a`` and are not ranked."""
+
+    def skip_reason(self, optimizer: str, problem_key: str) -> str | None:
+        """Why ``optimizer`` is left out on ``problem_key``, or None if it runs."""
+        for pattern in self.skips:
+            who, _, where = pattern.partition("@")
+            if fnmatch.fnmatchcase(optimizer, who) and fnmatch.fnmatchcase(
+                problem_key, where or "*"
+            ):
+                return f"left out by --skip {pattern}"
+        return None
 
     def specs(self) -> list[OptimizerSpec]:
         return select_optimizers(
@@ -185,6 +199,13 @@ def run_regret(
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     results: list[RunResult] = []
 
+    skipped = [
+        RunResult(optimizer=o, problem=p, seed=s, skipped=reason)
+        for o, p, s in tasks
+        if (reason := selection.skip_reason(o, p)) is not None
+    ]
+    to_run = [task for task in tasks if selection.skip_reason(task[0], task[1]) is None]
+
     def done(result: RunResult) -> None:
         results.append(result)
         status = result.error or result.skipped or f"score {result.score:.3f}"
@@ -198,7 +219,7 @@ def run_regret(
         _init_worker(selection, str(folder))
         assert _worker is not None
         try:
-            for task in tasks:
+            for task in to_run:
                 done(_run_task(*task))
         finally:
             _worker[1].close()
@@ -209,9 +230,10 @@ def run_regret(
             initializer=_init_worker,
             initargs=(selection, str(folder), max(1, (os.cpu_count() or 1) // jobs)),
         ) as pool:
-            futures = [pool.submit(_run_task, *task) for task in tasks]
+            futures = [pool.submit(_run_task, *task) for task in to_run]
             for future in as_completed(futures):
                 done(future.result())
+    results.extend(skipped)
     order = {task: i for i, task in enumerate(tasks)}
     return sorted(results, key=lambda r: order[(r.optimizer, r.problem, r.seed)])
 

@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         + ")",
     )
     parser.add_argument("--peers", help="comma-separated, from: " + ", ".join(PEER_NAMES))
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="OPTIMIZER@PROBLEM",
+        help="leave runs out (shell patterns, repeatable), e.g. 'skopt:gp@bbob-*-d10'",
+    )
     parser.add_argument("--problems", help="problem keys, e.g. bbob-f8-d5,svc-digits@30")
     parser.add_argument("--functions", help="BBOB function indices (replaces the BBOB problems)")
     parser.add_argument("--dimensions", help="BBOB dimensions, with --functions")
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plan = plan_of(args)
     algorithms, peers = _names(args.algorithms), _names(args.peers)
-    regret_selection = Selection(algorithms=algorithms, peers=peers)
+    regret_selection = Selection(algorithms=algorithms, peers=peers, skips=tuple(args.skip))
     timing_selection = Selection(algorithms=algorithms, peers=peers, in_process=True)
     names = [spec.name for spec in regret_selection.specs()]
     report = Report(markdown=args.markdown)

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from bench._peers import select_optimizers
 from bench._problems import make_problem
-from bench._report import ratio_table, score_table, timing_table
+from bench._report import average_ranks, ratio_table, score_table, timing_table
 from bench._run import Selection, run_one, run_regret, run_timing
 from bench._service import ServiceHarness
 
@@ -51,6 +51,22 @@ def test_regret_runs_fill_the_tables(tmp_path: Path) -> None:
     ratios = ratio_table(results, "smoke")
     assert ratios.row_count == 1
     assert "optuna:tpe" in _render(ratios)
+
+
+def test_skipped_runs_are_not_run_and_the_others_are_still_ranked(tmp_path: Path) -> None:
+    selection = Selection(
+        algorithms=("random",), peers=("optuna:tpe",), skips=("optuna:*@bbob-*-d5*",)
+    )
+    problems = ["bbob-f1-d2@4", "bbob-f1-d5@4"]
+    results = run_regret(selection, problems, [0], tmp_path, progress=lambda _: None)
+
+    skipped = [(r.optimizer, r.problem) for r in results if r.skipped]
+    assert skipped == [("optuna:tpe", "bbob-f1-d5@4")]
+    assert all(len(r.best) == 4 for r in results if not r.skipped)
+    ranks = average_ranks(results)
+    assert len(ranks["tuner:random"]) == 2  # d5 is ranked among the optimizers that ran it
+    assert len(ranks["optuna:tpe"]) == 1
+    assert "n/a" in _render(score_table(results, "smoke"))
 
 
 def test_timing_run_has_a_row_per_optimizer(tmp_path: Path) -> None:
