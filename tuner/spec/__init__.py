@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+from tuner.spec._crd import experiment_crd
 from tuner.spec._errors import ExperimentError, FieldError
 from tuner.spec._experiment import Experiment
 from tuner.spec._load import load_experiment
@@ -35,6 +36,7 @@ __all__ = [
     "MetricsCollector",
     "TrialParameter",
     "TrialTemplate",
+    "experiment_crd",
     "load_experiment",
     "primary_container",
     "render_trial_job",
