@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from tuner.errors import InvalidArgumentError
@@ -40,6 +41,7 @@ _NUMBER_RE = re.compile(rf"(?>{_NUMBER}|{_SPECIAL})")
 _ANSI_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _STEP_RE = re.compile(rf"{_NOT_AFTER_NAME}(?i:(step|epoch))\s*=\s*(\d+)(?![\w.])")
 _STEP_KEYS = ("step", "epoch")
+_TIME_KEY = "timestamp"
 _MAX_EXAMPLES = 5
 
 
@@ -50,6 +52,8 @@ class Observation(NamedTuple):
     value: float
     step: int | None
     """The step the line gave explicitly, or None when it gave none."""
+    time: float | None = None
+    """When it was observed (seconds since the epoch), if the line said; None means now."""
 
 
 class UnparseableValue(NamedTuple):
@@ -116,6 +120,11 @@ class MetricLineParser:
     format is read; a format has two groups, the metric name and its value (or groups named
     ``name`` and ``value``, and optionally ``step``), as Katib's ``metricsFormat``.
 
+    A JSON line may also give the time of its values with a ``timestamp`` key, as Katib's
+    JSON metrics files do: seconds since the epoch (a number or a numeric string) or an
+    RFC 3339 string (``2024-05-01T12:00:00.5Z``; no zone means UTC); any other value
+    leaves :attr:`Observation.time` None.
+
     A line gives the step of its values with a ``step`` (or else ``epoch``) key in JSON,
     a ``step=N`` (or else ``epoch=N``) pair in text, or a ``step`` group of its format.
     Without one, :attr:`Observation.step` is None and whoever numbers measurements
@@ -137,14 +146,14 @@ class MetricLineParser:
         >>> parser = MetricLineParser(["accuracy", "loss"])
         >>> for observation in parser.parse("12:00:01 INFO epoch=3 loss=1e-3 accuracy=0.9 lr=1"):
         ...     print(observation)
-        Observation(name='loss', value=0.001, step=3)
-        Observation(name='accuracy', value=0.9, step=3)
+        Observation(name='loss', value=0.001, step=3, time=None)
+        Observation(name='accuracy', value=0.9, step=3, time=None)
         >>> parser.parse("accuracy=high")
         []
         >>> parser.n_unparseable, parser.unparseable_examples
         (1, [UnparseableValue(name='accuracy', text='high')])
         >>> MetricLineParser(["loss"], json_lines=True).parse('{"step": 7, "loss": "nan"}')
-        [Observation(name='loss', value=nan, step=7)]
+        [Observation(name='loss', value=nan, step=7, time=None)]
     """
 
     def __init__(
@@ -235,6 +244,7 @@ class MetricLineParser:
                 step = _json_step(document[key])
                 if step is not None:
                     break
+        observed_at = _json_time(document.get(_TIME_KEY))
         observations = []
         for name, raw in document.items():
             if name not in self._metric_names:
@@ -243,7 +253,7 @@ class MetricLineParser:
             if value is None:
                 self._count_unparseable(name, json.dumps(raw))
                 continue
-            observations.append(Observation(name, value, step))
+            observations.append(Observation(name, value, step, observed_at))
         return observations
 
     def _count_unparseable(self, name: str, text: str) -> None:
@@ -279,6 +289,24 @@ def _json_step(raw: object) -> int | None:
     if isinstance(raw, str):
         return _int_step(raw)
     return None
+
+
+def _json_time(raw: object) -> float | None:
+    if isinstance(raw, str):
+        number = parse_number(raw.strip())
+        if number is None:
+            try:
+                parsed = datetime.fromisoformat(raw.strip())
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.timestamp()
+        raw = number
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    seconds = float(raw)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _json_number(raw: object) -> float | None:

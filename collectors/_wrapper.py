@@ -293,10 +293,10 @@ class _OutputPump:
             text = line.decode("utf-8", errors="replace")
             n_unparseable = self._parser.n_unparseable
             observations = self._parser.parse(text)
-            for name, value, step in observations:
+            for name, value, step, observed_at in observations:
                 self.counts[name] += 1
                 if self._reporter is not None:
-                    self._reporter.record(name, value, step=step)
+                    self._reporter.record(name, value, step=step, time=observed_at)
             if self._reporter is not None and self._parser.n_unparseable > n_unparseable:
                 self._reporter.record_unparseable(text, source="stdout")
         except Exception:

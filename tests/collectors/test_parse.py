@@ -310,3 +310,58 @@ def test_json_with_colours_and_blanks(json_parser: MetricLineParser) -> None:
 @pytest.mark.parametrize("text", ["1_000", " 1", "1 ", "0x10", "1e", "e5", "+", "", "--1"])
 def test_parse_number_is_strict(text: str) -> None:
     assert parse_number(text) is None
+
+
+# -- edge cases together (issue #5) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("1717171717.25 accuracy=0.9", {"accuracy": 0.9}),
+        ("ts=2024-01-01T00:00:00+02:00 loss=-1E-2", {"loss": -0.01}),
+        ("12:00:01.5 val-loss=+3.5e+1 accuracy=-0", {"val-loss": 35.0, "accuracy": 0.0}),
+        (
+            "\x1b[2m2024-01-01 00:00:00\x1b[0m \x1b[32mval-loss\x1b[0m=\x1b[1m1e3\x1b[0m "
+            "\x1b[32maccuracy\x1b[0m=\x1b[1m.25\x1b[0m",
+            {"val-loss": 1000.0, "accuracy": 0.25},
+        ),
+    ],
+)
+def test_timestamps_signs_exponents_dashes_and_colours_together(
+    parser: MetricLineParser, line: str, expected: dict[str, float]
+) -> None:
+    assert values(parser, line) == expected
+    assert parser.n_unparseable == 0
+
+
+def test_inf_and_nan_among_several_metrics_on_one_line(parser: MetricLineParser) -> None:
+    got = parser.parse("step=3 loss=-Infinity val-loss=NaN accuracy=inf")
+
+    assert [(o.name, o.step) for o in got] == [("loss", 3), ("val-loss", 3), ("accuracy", 3)]
+    assert got[0].value == -math.inf
+    assert math.isnan(got[1].value)
+    assert got[2].value == math.inf
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("1638422847.5", 1638422847.5),
+        ('"1638422847.5"', 1638422847.5),
+        ('"2021-12-02T05:27:27.5Z"', 1638422847.5),
+        ('"2021-12-02T05:27:27.500000123Z"', 1638422847.5),
+        ('"2021-12-02T07:27:27.5+02:00"', 1638422847.5),
+        ('"2021-12-02T05:27:27.5"', 1638422847.5),
+        ('"yesterday"', None),
+        ("-5", None),
+        ("true", None),
+        ("null", None),
+    ],
+)
+def test_json_timestamp_is_the_time_of_the_values(
+    json_parser: MetricLineParser, raw: str, seconds: float | None
+) -> None:
+    [observation] = json_parser.parse(f'{{"timestamp": {raw}, "loss": "0.5"}}')
+
+    assert observation == Observation("loss", 0.5, None, seconds)
