@@ -14,7 +14,13 @@ import pytest
 
 from tuner.collectors import wrap_with_stdout_collector
 from tuner.config import AlgorithmSpec, Budget, Direction, Objective, StudyConfig, StudyState
-from tuner.controller import Controller, ExperimentOutcome, ExperimentResult, Progress
+from tuner.controller import (
+    Controller,
+    ExperimentEnd,
+    ExperimentOutcome,
+    ExperimentResult,
+    Progress,
+)
 from tuner.runners import LocalRunner, ProcessCommand
 from tuner.service import ServiceCore, create_server
 from tuner.space import DoubleParameter, IntParameter, SearchSpace
@@ -324,3 +330,99 @@ def test_a_trial_stopped_by_anyone_is_stopped_by_the_controller(
     [trial] = stack.core.list_trials("study")
     assert trial.state is TrialState.EARLY_STOPPED
     assert result.progress.early_stopped == 1
+
+
+# -- driving from outside: step, budget updates, detaching ---------------------------------------
+
+
+def test_stepping_by_hand_runs_the_experiment_as_run_does(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = stack.runner()
+    controller = stack.controller(runner, Budget(max_trial_count=3, parallel_trial_count=2))
+    deadline = time.monotonic() + DEADLINE
+    result = None
+    while result is None and time.monotonic() < deadline:
+        result = controller.step()
+        time.sleep(0.02)
+    runner.close()
+    assert result is not None, "gave up stepping"
+    assert result.outcome is ExperimentOutcome.SUCCEEDED
+    assert result.end is ExperimentEnd.MAX_TRIALS_REACHED
+    assert _states(stack.core.list_trials("study")) == [TrialState.SUCCEEDED] * 3
+
+
+def test_a_budget_updated_while_running_takes_effect(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = stack.runner("--sleep=0.2")
+    snapshots: list[Progress] = []
+    controllers: list[Controller] = []
+    bigger = Budget(max_trial_count=5, parallel_trial_count=2)
+
+    def grow(progress: Progress) -> None:
+        snapshots.append(progress)
+        if progress.finished >= 1 and controllers[0].budget != bigger:
+            controllers[0].update_budget(bigger)
+
+    controller = stack.controller(runner, Budget(max_trial_count=2, parallel_trial_count=1), grow)
+    controllers.append(controller)
+    result = _run_with_deadline(controller)
+    runner.close()
+    assert result.outcome is ExperimentOutcome.SUCCEEDED, result.reason
+    assert result.progress.finished == 5
+    assert max(s.running for s in snapshots) == 2
+    assert all(s.running <= 1 for s in snapshots if s.finished == 0)
+
+
+def test_a_lowered_max_trial_count_ends_the_experiment(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = stack.runner("--sleep=0.2")
+    controllers: list[Controller] = []
+
+    def shrink(progress: Progress) -> None:
+        if progress.finished >= 1:
+            controllers[0].update_budget(Budget(max_trial_count=1, parallel_trial_count=1))
+
+    budget = Budget(max_trial_count=50, parallel_trial_count=1)
+    controller = stack.controller(runner, budget, shrink)
+    controllers.append(controller)
+    result = _run_with_deadline(controller)
+    runner.close()
+    assert result.end is ExperimentEnd.MAX_TRIALS_REACHED
+    # the trial launched before the update is stopped by the end, not left running
+    assert result.progress.succeeded == 1
+    assert result.progress.running == 0
+    assert not stack.core.list_trials("study", states=(TrialState.ACTIVE,))
+
+
+class _CountingRunner(LocalRunner):
+    stops = 0
+
+    def stop(self, trial_id: int) -> None:
+        self.stops += 1
+        super().stop(trial_id)
+
+
+def test_a_stop_that_keeps_trials_leaves_them_running_and_active(stack: Stack) -> None:
+    stack.core.create_study("study", CONFIG)
+    runner = _CountingRunner(
+        command_for=lambda trial: ProcessCommand(
+            argv=(sys.executable, str(SCRIPT), f"--x={trial.parameters['x']}", "--sleep=60")
+        ),
+        log_dir=stack.log_dir,
+        service_endpoint=stack.endpoint,
+        grace_period=2.0,
+    )
+    controllers: list[Controller] = []
+
+    def detach_when_full(progress: Progress) -> None:
+        if progress.running == 2:
+            controllers[0].request_stop(stop_trials=False)
+
+    budget = Budget(max_trial_count=4, parallel_trial_count=2)
+    controllers.append(stack.controller(runner, budget, detach_when_full))
+    result = _run_with_deadline(controllers[0])
+    runner.close()
+    assert result.outcome is ExperimentOutcome.INTERRUPTED
+    assert "detached" in result.reason
+    assert runner.stops == 0
+    assert _states(stack.core.list_trials("study")) == [TrialState.ACTIVE] * 2

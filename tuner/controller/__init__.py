@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from tuner.controller._controller import Controller
-from tuner.controller._progress import ExperimentOutcome, ExperimentResult, Progress
+from tuner.controller._progress import (
+    ExperimentEnd,
+    ExperimentOutcome,
+    ExperimentResult,
+    Progress,
+)
 
-__all__ = ["Controller", "ExperimentOutcome", "ExperimentResult", "Progress"]
+__all__ = ["Controller", "ExperimentEnd", "ExperimentOutcome", "ExperimentResult", "Progress"]

@@ -10,7 +10,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tuner.config import Budget, Objective, StudyInfo, StudyState
-from tuner.controller._progress import ExperimentOutcome, ExperimentResult, Progress
+from tuner.controller._progress import (
+    ExperimentEnd,
+    ExperimentOutcome,
+    ExperimentResult,
+    Progress,
+)
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
 from tuner.runners import RunPhase, RunStatus
 from tuner.trial import Trial, TrialState
@@ -47,6 +52,10 @@ class Controller:
     the dead one left running are adopted from the runner or launched again, and finished
     ones count toward the budget.
 
+    :meth:`run` drives the loop in the calling thread; :meth:`start` and :meth:`step` let
+    a caller drive it one pass at a time instead. :meth:`request_stop`,
+    :meth:`update_budget` and :attr:`progress` are safe from any thread.
+
     Args:
         backend: Where the study lives: the in-process service core or a client.
         runner: Launches, polls and stops trials.
@@ -73,6 +82,9 @@ class Controller:
         self._poll_interval = poll_interval
         self._on_progress = on_progress
         self._stop_requested = threading.Event()
+        self._keep_trials = False
+        self._budget_lock = threading.Lock()
+        self._started = False
         self._running: dict[int, Trial] = {}
         self._progress = Progress(study_name=study_name)
         self._published: Progress | None = None
@@ -82,9 +94,37 @@ class Controller:
         self._checked_counts: dict[int, int] = {}
         """Per running trial, how many measurements it had when last checked for stopping."""
 
-    def request_stop(self) -> None:
-        """Ask the loop to stop its trials and return ``INTERRUPTED``; safe from any thread."""
+    def request_stop(self, *, stop_trials: bool = True) -> None:
+        """Ask the loop to return ``INTERRUPTED``; safe from any thread.
+
+        Args:
+            stop_trials: Stop the running trials through the runner (their trials stay
+                ``ACTIVE``, and the next run launches them again). False leaves them
+                running, for the next run to adopt (an operator shutting down).
+        """
+        self._keep_trials = not stop_trials
         self._stop_requested.set()
+
+    @property
+    def budget(self) -> Budget:
+        """The budget in force."""
+        with self._budget_lock:
+            return self._budget
+
+    def update_budget(self, budget: Budget) -> None:
+        """Change the budget of a running experiment; safe from any thread.
+
+        Takes effect at the next pass of the loop: a smaller ``parallel_trial_count``
+        launches no more trials until fewer run (none is stopped for it), a
+        ``max_trial_count`` already reached ends the experiment.
+        """
+        with self._budget_lock:
+            self._budget = budget
+
+    @property
+    def progress(self) -> Progress:
+        """The latest snapshot of the counts and the best trial; safe from any thread."""
+        return self._progress
 
     def run(self) -> ExperimentResult:
         """Run the experiment to its end, or until :meth:`request_stop` or Ctrl-C.
@@ -93,25 +133,48 @@ class Controller:
             How it ended and the final counts. On ``INTERRUPTED`` the trials that were
             running stay ``ACTIVE`` in the store, and the next run launches them again.
         """
-        study = self._backend.get_study(self._study_name)
-        self._objective = study.config.objective
-        self._has_early_stopping = study.config.early_stopping is not None
-        self._load_history(study)
+        self.start()
         try:
             while True:
-                self._settle_finished()
-                self._stop_early()
-                ended = self._check_end()
-                if ended is not None:
-                    return self._finish(*ended)
-                if self._stop_requested.is_set():
-                    return self._interrupt()
-                self._launch_more()
-                self._publish()
+                result = self.step()
+                if result is not None:
+                    return result
                 if self._stop_requested.wait(self._poll_interval):
                     return self._interrupt()
         except KeyboardInterrupt:
             return self._interrupt()
+
+    def start(self) -> None:
+        """Read the study and its trials, and adopt or relaunch those left running.
+
+        Does nothing when already started; :meth:`step` starts on its first call.
+        """
+        if self._started:
+            return
+        study = self._backend.get_study(self._study_name)
+        self._objective = study.config.objective
+        self._has_early_stopping = study.config.early_stopping is not None
+        self._load_history(study)
+        self._started = True
+
+    def step(self) -> ExperimentResult | None:
+        """One pass of the loop: settle, stop early, check the end, launch.
+
+        Returns:
+            The result once the experiment ended (or a stop was requested); None while
+            it goes on.
+        """
+        self.start()
+        self._settle_finished()
+        self._stop_early()
+        ended = self._check_end()
+        if ended is not None:
+            return self._finish(*ended)
+        if self._stop_requested.is_set():
+            return self._interrupt()
+        self._launch_more()
+        self._publish()
+        return None
 
     # -- history ---------------------------------------------------------------------------
 
@@ -251,34 +314,50 @@ class Controller:
 
     # -- ending ----------------------------------------------------------------------------
 
-    def _check_end(self) -> tuple[ExperimentOutcome, str] | None:
+    def _check_end(self) -> tuple[ExperimentOutcome, ExperimentEnd, str] | None:
         assert self._objective is not None
-        progress, budget = self._progress, self._budget
+        progress, budget = self._progress, self.budget
         if (
             budget.max_failed_trial_count is not None
             and progress.failed > budget.max_failed_trial_count
         ):
-            return ExperimentOutcome.FAILED, (
-                f"{progress.failed} trials failed, more than maxFailedTrialCount "
-                f"({budget.max_failed_trial_count})"
+            return (
+                ExperimentOutcome.FAILED,
+                ExperimentEnd.MAX_FAILED_TRIALS_REACHED,
+                (
+                    f"{progress.failed} trials failed, more than maxFailedTrialCount "
+                    f"({budget.max_failed_trial_count})"
+                ),
             )
         best = progress.best_trial
         if best is not None:
             value = best.objective_value(self._objective.metric_name)
             if value is not None and self._objective.is_goal_reached(value):
-                return ExperimentOutcome.SUCCEEDED, (
-                    f"trial {best.id} reached the goal ({self._objective.metric_name} = "
-                    f"{value:g}, goal {self._objective.goal:g})"
+                return (
+                    ExperimentOutcome.SUCCEEDED,
+                    ExperimentEnd.GOAL_REACHED,
+                    (
+                        f"trial {best.id} reached the goal ({self._objective.metric_name} = "
+                        f"{value:g}, goal {self._objective.goal:g})"
+                    ),
                 )
         if budget.max_trial_count is not None and progress.finished >= budget.max_trial_count:
-            return ExperimentOutcome.SUCCEEDED, (
-                f"maxTrialCount reached: {progress.finished} trials finished"
+            return (
+                ExperimentOutcome.SUCCEEDED,
+                ExperimentEnd.MAX_TRIALS_REACHED,
+                (f"maxTrialCount reached: {progress.finished} trials finished"),
             )
         if self._is_exhausted and not self._running:
-            return ExperimentOutcome.SUCCEEDED, "the algorithm has no more points to suggest"
+            return (
+                ExperimentOutcome.SUCCEEDED,
+                ExperimentEnd.SUGGESTION_END_REACHED,
+                "the algorithm has no more points to suggest",
+            )
         return None
 
-    def _finish(self, outcome: ExperimentOutcome, reason: str) -> ExperimentResult:
+    def _finish(
+        self, outcome: ExperimentOutcome, end: ExperimentEnd, reason: str
+    ) -> ExperimentResult:
         for trial_id in list(self._running):
             self._stop_trial(trial_id)
         state = (
@@ -287,7 +366,7 @@ class Controller:
         self._backend.set_study_state(self._study_name, state, reason)
         logger.info("study %s: %s: %s", self._study_name, outcome.value, reason)
         self._publish(force=True)
-        return ExperimentResult(outcome=outcome, reason=reason, progress=self._progress)
+        return ExperimentResult(outcome=outcome, reason=reason, progress=self._progress, end=end)
 
     def _stop_trial(self, trial_id: int) -> None:
         """Stop a running trial for good: it ends early-stopped, or failed without a value."""
@@ -298,13 +377,18 @@ class Controller:
         self._settle(trial_id, self._runner.poll(trial_id))
 
     def _interrupt(self) -> ExperimentResult:
-        """Stop the processes but leave their trials active, for the next run to re-launch."""
+        """Leave the trials active, for the next run to re-launch (or adopt, if kept)."""
         for trial_id in list(self._running):
-            self._runner.stop(trial_id)
+            if not self._keep_trials:
+                self._runner.stop(trial_id)
             self._runner.release(trial_id)
         self._running.clear()
         self._progress = replace(self._progress, running=0)
-        reason = "interrupted; run it again to resume"
+        reason = (
+            "detached; its trials keep running for the next run to adopt"
+            if self._keep_trials
+            else "interrupted; run it again to resume"
+        )
         logger.info("study %s: %s", self._study_name, reason)
         return ExperimentResult(
             outcome=ExperimentOutcome.INTERRUPTED, reason=reason, progress=self._progress
@@ -315,7 +399,7 @@ class Controller:
     def _launch_more(self) -> None:
         if self._is_exhausted:
             return
-        budget = self._budget
+        budget = self.budget
         slots = budget.parallel_trial_count - len(self._running)
         if budget.max_trial_count is not None:
             slots = min(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tuner.trial import Trial
 
-__all__ = ["ExperimentOutcome", "ExperimentResult", "Progress"]
+__all__ = ["ExperimentEnd", "ExperimentOutcome", "ExperimentResult", "Progress"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +39,17 @@ class ExperimentOutcome(enum.Enum):
     """Stopped from outside (Ctrl-C); running it again resumes where it stopped."""
 
 
+class ExperimentEnd(enum.Enum):
+    """Which rule ended a controller run (the outcome says whether that is good)."""
+
+    GOAL_REACHED = "GoalReached"
+    MAX_TRIALS_REACHED = "MaxTrialsReached"
+    SUGGESTION_END_REACHED = "SuggestionEndReached"
+    """The algorithm has nothing left to suggest (a finished grid)."""
+    MAX_FAILED_TRIALS_REACHED = "MaxFailedTrialsReached"
+    INTERRUPTED = "Interrupted"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExperimentResult:
     """The end of a controller run: outcome, why, and the final counts."""
@@ -46,3 +57,5 @@ class ExperimentResult:
     outcome: ExperimentOutcome
     reason: str
     progress: Progress
+    end: ExperimentEnd = ExperimentEnd.INTERRUPTED
+    """The rule that ended it, for code (``reason`` says the same for people)."""
