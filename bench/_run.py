@@ -9,7 +9,9 @@ sequential in this process, so that no other run competes with it.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import json
 import math
 import os
 import statistics
@@ -172,6 +174,25 @@ def _run_task(optimizer: str, problem_key: str, seed: int) -> RunResult:
     return run_one(specs[optimizer], make_problem(problem_key), seed, harness)
 
 
+def _read_results(
+    path: str | Path | None, wanted: set[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], RunResult]:
+    """The runs of ``wanted`` that ``path`` (JSON lines of :class:`RunResult`) holds."""
+    if path is None or not Path(path).exists():
+        return {}
+    kept: dict[tuple[str, str, int], RunResult] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        fields = json.loads(line)
+        fields["best"], fields["seconds"] = tuple(fields["best"]), tuple(fields["seconds"])
+        result = RunResult(**fields)
+        key = (result.optimizer, result.problem, result.seed)
+        if key in wanted:
+            kept[key] = result
+    return kept
+
+
 def run_regret(
     selection: Selection,
     problem_keys: Sequence[str],
@@ -180,6 +201,7 @@ def run_regret(
     *,
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    results_file: str | Path | None = None,
 ) -> list[RunResult]:
     """Every selected optimizer on every problem with every seed.
 
@@ -190,6 +212,8 @@ def run_regret(
         folder: Where each process keeps its service's database.
         jobs: Worker processes; 1 runs everything in this process.
         progress: Called with a line after each run.
+        results_file: A JSON-lines file that keeps each finished run as it ends; runs
+            already in it are not run again, so an interrupted plan resumes.
 
     Returns:
         The results, ordered by problem, optimizer and seed.
@@ -197,17 +221,25 @@ def run_regret(
     names = [spec.name for spec in selection.specs()]
     tasks = [(o, p, s) for p in problem_keys for o in names for s in seeds]
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    results: list[RunResult] = []
+    kept = _read_results(results_file, set(tasks))
+    results: list[RunResult] = list(kept.values())
 
     skipped = [
         RunResult(optimizer=o, problem=p, seed=s, skipped=reason)
         for o, p, s in tasks
         if (reason := selection.skip_reason(o, p)) is not None
     ]
-    to_run = [task for task in tasks if selection.skip_reason(task[0], task[1]) is None]
+    to_run = [
+        task
+        for task in tasks
+        if selection.skip_reason(task[0], task[1]) is None and task not in kept
+    ]
 
     def done(result: RunResult) -> None:
         results.append(result)
+        if results_file is not None and not result.error:
+            with open(results_file, "a", encoding="utf-8") as file:
+                file.write(json.dumps(dataclasses.asdict(result)) + "\n")
         status = result.error or result.skipped or f"score {result.score:.3f}"
         took = sum(result.seconds)
         say(

@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, help="number of seeds")
     parser.add_argument("--checkpoints", help="timing n values, e.g. 20,50,100,500,1000")
     parser.add_argument("--time-cap", type=float, help="seconds per optimizer in the timing run")
+    parser.add_argument(
+        "--results",
+        metavar="FILE",
+        help="keep each finished regret run in FILE (JSON lines); runs already there are "
+        "not run again, so an interrupted plan resumes",
+    )
     parser.add_argument("--no-regret", action="store_true", help="skip the regret runs")
     parser.add_argument("--no-timing", action="store_true", help="skip the timing run")
     parser.add_argument("--markdown", action="store_true", help="Markdown tables")
@@ -149,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tuner-bench-") as folder:
         if not args.no_regret:
             results = run_regret(
-                regret_selection, plan.problems, plan.seeds, folder, jobs=args.jobs
+                regret_selection,
+                plan.problems,
+                plan.seeds,
+                folder,
+                jobs=args.jobs,
+                results_file=args.results,
             )
             for result in results:
                 if result.error:

@@ -69,6 +69,24 @@ def test_skipped_runs_are_not_run_and_the_others_are_still_ranked(tmp_path: Path
     assert "n/a" in _render(score_table(results, "smoke"))
 
 
+def test_a_results_file_keeps_finished_runs_and_resumes(tmp_path: Path) -> None:
+    kept = tmp_path / "runs.jsonl"
+    first = run_regret(
+        SELECTION, ["bbob-f1-d2@4"], [0], tmp_path, progress=lambda _: None, results_file=kept
+    )
+    lines: list[str] = []
+    again = run_regret(
+        SELECTION, ["bbob-f1-d2@4"], [0, 1], tmp_path, progress=lines.append, results_file=kept
+    )
+
+    assert len(kept.read_text().splitlines()) == 4
+    assert [line.split("] ")[1].rsplit(":", 1)[0] for line in lines] == [
+        "tuner:random bbob-f1-d2@4 seed 1",
+        "optuna:tpe bbob-f1-d2@4 seed 1",
+    ]  # only the new seed ran
+    assert [r for r in again if r.seed == 0] == first
+
+
 def test_timing_run_has_a_row_per_optimizer(tmp_path: Path) -> None:
     selection = Selection(algorithms=("random",), peers=("optuna:tpe",), in_process=True)
     timings = run_timing(
