@@ -1,0 +1,267 @@
+"""The local kubelet: Jobs of the emulator run as local processes, with status and logs."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.k8s.emulator import ThreadedEmulator
+from tests.k8s.fixtures import NAMESPACE, make_kubelet, wait_for
+from tests.k8s.kubelet import LocalKubelet
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def job_body(name: str, script: str, *, backoff_limit: int = 0, **spec: Any) -> dict[str, Any]:
+    container = {
+        "name": "main",
+        "image": "python:3.11",
+        "command": ["python", "-c", textwrap.dedent(script)],
+    }
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            **spec,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
+        },
+    }
+
+
+@pytest.fixture
+def batch(api: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(api)
+
+
+@pytest.fixture
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+def finished(batch: client.BatchV1Api, name: str, namespace: str = NAMESPACE) -> Any:
+    """Wait until the Job has a Complete or Failed condition; return it."""
+
+    def check() -> Any:
+        job = batch.read_namespaced_job(name, namespace)
+        conditions = (job.status and job.status.conditions) or []
+        return job if any(c.type in ("Complete", "Failed") for c in conditions) else None
+
+    return wait_for(check, timeout=20)
+
+
+def conditions(job: Any) -> list[tuple[str, str]]:
+    return [(c.type, c.reason) for c in job.status.conditions]
+
+
+def pods_of(core: client.CoreV1Api, job: str, namespace: str = NAMESPACE) -> list[Any]:
+    return core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
+
+
+def test_a_job_runs_and_completes(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    script = """
+        import os, sys
+        print("hello", os.environ["GREETING"], os.getcwd() == os.environ["EXPECTED_CWD"])
+        print("to stderr", file=sys.stderr)
+    """
+    body = job_body("ok", script)
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [
+        {"name": "GREETING", "value": "world"},
+        {"name": "EXPECTED_CWD", "value": "/tmp"},
+    ]
+    container["workingDir"] = "/tmp"
+    created = batch.create_namespaced_job(NAMESPACE, body)
+    job = finished(batch, "ok")
+    assert conditions(job) == [
+        ("SuccessCriteriaMet", "CompletionsReached"),
+        ("Complete", "CompletionsReached"),
+    ]
+    assert job.status.succeeded == 1 and not job.status.active
+    assert job.status.start_time and job.status.completion_time
+    (pod,) = pods_of(core, "ok")
+    assert pod.status.phase == "Succeeded"
+    assert pod.status.container_statuses[0].state.terminated.exit_code == 0
+    (owner,) = pod.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+        "Job",
+        "ok",
+        created.metadata.uid,
+        True,
+    )
+    assert pod.metadata.labels["batch.kubernetes.io/job-name"] == "ok"
+    log = core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE)
+    assert log == "hello world True\nto stderr\n"
+    assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE, tail_lines=1) == "to stderr\n"
+    assert kubelet.max_running == 1
+
+
+def test_a_failing_job_is_retried_up_to_the_backoff_limit(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    batch.create_namespaced_job(
+        NAMESPACE, job_body("bad", "import sys; print('boom'); sys.exit(3)", backoff_limit=1)
+    )
+    job = finished(batch, "bad")
+    assert conditions(job) == [
+        ("FailureTarget", "BackoffLimitExceeded"),
+        ("Failed", "BackoffLimitExceeded"),
+    ]
+    assert job.status.failed == 2
+    pods = pods_of(core, "bad")
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod.status.phase == "Failed"
+        assert pod.status.container_statuses[0].state.terminated.exit_code == 3
+        assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE) == "boom\n"
+
+
+def test_active_deadline(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    batch.create_namespaced_job(
+        NAMESPACE,
+        job_body("slow", "import time; time.sleep(60)", backoff_limit=3, activeDeadlineSeconds=1),
+    )
+    job = finished(batch, "slow")
+    assert conditions(job)[-1] == ("Failed", "DeadlineExceeded")
+    assert [p.status.phase for p in pods_of(core, "slow")] == ["Failed"]
+
+
+def test_deleting_the_job_kills_its_process(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    script = f"""
+        import pathlib, time
+        pathlib.Path({str(marker)!r}).write_text("yes")
+        time.sleep(60)
+    """
+    batch.create_namespaced_job(NAMESPACE, job_body("long", script))
+    wait_for(marker.exists)
+    assert kubelet.running == 1
+    batch.delete_namespaced_job("long", NAMESPACE, propagation_policy="Background")
+    wait_for(lambda: kubelet.running == 0)
+    assert pods_of(core, "long") == []
+    assert kubelet.pod_names("long") and len(kubelet.pod_names("long")) == 1
+
+
+def test_follow_streams_while_running(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    script = """
+        import time
+        for i in range(3):
+            print(f"step {i}", flush=True)
+            time.sleep(0.2)
+    """
+    batch.create_namespaced_job(NAMESPACE, job_body("stream", script))
+    pod = wait_for(lambda: pods_of(core, "stream"))[0]
+    wait_for(
+        lambda: core.read_namespaced_pod(pod.metadata.name, NAMESPACE).status.phase != "Pending"
+    )
+    response = core.read_namespaced_pod_log(
+        pod.metadata.name, NAMESPACE, follow=True, _preload_content=False
+    )
+    chunks = list(response.stream(64))
+    assert b"".join(chunks) == b"step 0\nstep 1\nstep 2\n"
+
+
+def test_sidecar_shares_an_empty_dir(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    trial = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('loss=0.5')"
+    sidecar = textwrap.dedent(
+        """
+        import os, pathlib, sys, time
+        path = pathlib.Path(sys.argv[1])
+        while not path.exists():
+            time.sleep(0.02)
+        print("collected", path.read_text(), os.environ["POD"])
+        """
+    )
+    body = job_body("shared", trial)
+    pod_spec = body["spec"]["template"]["spec"]
+    pod_spec["volumes"] = [{"name": "metrics", "emptyDir": {}}]
+    mounts = [{"name": "metrics", "mountPath": "/metrics"}]
+    pod_spec["containers"][0]["args"] = ["/metrics/out.txt"]  # rewritten to the pod's dir
+    pod_spec["containers"][0]["volumeMounts"] = mounts
+    pod_spec["containers"].append(
+        {
+            "name": "collector",
+            "image": "x",
+            "command": ["python3", "-c", sidecar, "/metrics/out.txt"],
+            "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "volumeMounts": mounts,
+        }
+    )
+    batch.create_namespaced_job(NAMESPACE, body)
+    job = finished(batch, "shared")
+    assert conditions(job)[-1][0] == "Complete"
+    (pod,) = pods_of(core, "shared")
+    name = pod.metadata.name
+    assert core.read_namespaced_pod_log(name, NAMESPACE, container="collector") == (
+        f"collected loss=0.5 {name}\n"
+    )
+    with pytest.raises(client.ApiException) as info:
+        core.read_namespaced_pod_log(name, NAMESPACE)  # two containers: which one?
+    assert info.value.status == 400
+
+
+def test_a_container_without_a_command_fails_clearly(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    body = job_body("image-only", "")
+    del body["spec"]["template"]["spec"]["containers"][0]["command"]
+    batch.create_namespaced_job(NAMESPACE, body)
+    assert conditions(finished(batch, "image-only"))[-1][0] == "Failed"
+    (pod,) = pods_of(core, "image-only")
+    assert "runs commands, not images" in core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE)
+
+
+def test_max_running_counts_concurrent_pods(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    script = f"""
+        import pathlib, time
+        while not pathlib.Path({str(gate)!r}).exists():
+            time.sleep(0.02)
+    """
+    for name in ("p1", "p2", "p3"):
+        batch.create_namespaced_job(NAMESPACE, job_body(name, script))
+    wait_for(lambda: kubelet.running == 3)
+    gate.write_text("")
+    for name in ("p1", "p2", "p3"):
+        finished(batch, name)
+    assert kubelet.max_running == 3 and kubelet.running == 0
+
+
+def test_other_namespaces_are_left_alone(
+    k8s: ThreadedEmulator,
+    api: client.ApiClient,
+    batch: client.BatchV1Api,
+    core: client.CoreV1Api,
+    tmp_path: Path,
+) -> None:
+    with make_kubelet(k8s, api, "a", tmp_path / "a"), make_kubelet(k8s, api, "b", tmp_path / "b"):
+        batch.create_namespaced_job("a", job_body("same", "print('from a')"))
+        batch.create_namespaced_job("b", job_body("same", "print('from b')"))
+        batch.create_namespaced_job("c", job_body("same", "print('from c')"))
+        for namespace in ("a", "b"):
+            finished(batch, "same", namespace)
+            (pod,) = pods_of(core, "same", namespace)
+            assert (
+                core.read_namespaced_pod_log(pod.metadata.name, namespace) == f"from {namespace}\n"
+            )
+        assert pods_of(core, "same", "c") == []
+        assert batch.read_namespaced_job("same", "c").status is None or not (
+            batch.read_namespaced_job("same", "c").status.start_time
+        )
+    assert sys.executable  # the kubelet ran them with this interpreter (python -> sys.executable)
