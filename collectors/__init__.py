@@ -20,8 +20,9 @@ from tuner.collectors._parse import (
     parse_number,
     strip_ansi,
 )
-from tuner.collectors._reporter import MeasurementReporter, UnparseableLine
+from tuner.collectors._reporter import MeasurementReporter
 from tuner.collectors._wrapper import run_stdout_collector, wrap_with_stdout_collector
+from tuner.trial import UnparseableLine
 
 __all__ = [
     "DEFAULT_FORMAT",

@@ -6,32 +6,21 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from tuner.errors import InvalidArgumentError, UnavailableError
-from tuner.trial import Measurement
+from tuner.trial import MAX_UNPARSEABLE_EXAMPLES, Measurement, UnparseableLine
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from tuner.backend import Backend
 
-__all__ = ["MAX_UNPARSEABLE_EXAMPLES", "MeasurementReporter", "UnparseableLine"]
+__all__ = ["MeasurementReporter"]
 
 logger = logging.getLogger(__name__)
 
-MAX_UNPARSEABLE_EXAMPLES = 5
-"""How many unparseable lines a reporter keeps as examples."""
 _MAX_EXAMPLE_CHARS = 200
-
-
-class UnparseableLine(NamedTuple):
-    """A line of trial output that looked like a metric but could not be read."""
-
-    source: str
-    """Where it came from: ``stdout``, a file path, an endpoint."""
-    line: str
-    """The line, cut to its first 200 characters."""
 
 
 class _Pending:
@@ -179,7 +168,7 @@ class MeasurementReporter:
             self._n_unparseable += 1
             if len(self._unparseable_examples) < MAX_UNPARSEABLE_EXAMPLES:
                 text = line.strip()[:_MAX_EXAMPLE_CHARS]
-                self._unparseable_examples.append(UnparseableLine(source, text))
+                self._unparseable_examples.append(UnparseableLine(source=source, line=text))
 
     def record(
         self, name: str, value: float, *, step: int | None = None, time: float | None = None

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tuner.config import StudyConfig, StudyInfo, StudyState
 from tuner.space import ParameterValue
-from tuner.trial import Measurement, StopDecision, Trial, TrialState
+from tuner.trial import CollectorDiagnostics, Measurement, StopDecision, Trial, TrialState
 
 __all__ = ["Backend", "Suggestions"]
 
@@ -78,8 +78,19 @@ class Backend(Protocol):
         """The study's trials, by number, optionally only those in ``states``."""
         ...
 
-    def report_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
-        """Append intermediate measurements to an unfinished trial."""
+    def report_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
+        """Append intermediate measurements to an unfinished trial.
+
+        A measurement whose ``report_id`` the trial already has is skipped, so reporting
+        a batch again is safe; a report that adds nothing new succeeds even on a finished
+        trial. ``diagnostics`` (a collector's running totals) merge into the trial's.
+        """
         ...
 
     def complete_trial(

@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 
     from tuner.config import StudyConfig, StudyInfo, StudyState
     from tuner.space import ParameterValue
-    from tuner.trial import Measurement, StopDecision, Trial, TrialState
+    from tuner.trial import (
+        CollectorDiagnostics,
+        Measurement,
+        StopDecision,
+        Trial,
+        TrialState,
+    )
 
 __all__ = ["Client", "error_from_rpc"]
 
@@ -246,12 +252,24 @@ class Client:
         response = self._call(self._stub.ListTrials, request)
         return [convert.trial_from_proto(t) for t in response.trials]
 
-    def report_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
-        """Append intermediate measurements to an unfinished trial."""
+    def report_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
+        """Append intermediate measurements to an unfinished trial.
+
+        Measurements whose ``report_id`` the trial already has are skipped (see
+        :meth:`tuner.backend.Backend.report_measurements`).
+        """
         request = service_pb2.ReportMeasurementsRequest(
             trial_id=trial_id,
             measurements=[convert.measurement_to_proto(m) for m in measurements],
         )
+        if diagnostics is not None:
+            request.diagnostics.CopyFrom(convert.diagnostics_to_proto(diagnostics))
         self._call(self._stub.ReportMeasurements, request)
 
     def complete_trial(

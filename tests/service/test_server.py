@@ -30,7 +30,7 @@ from tuner.errors import (
     UnavailableError,
 )
 from tuner.service import SERVICE_NAME, ServiceCore, create_server, serve, status_of
-from tuner.trial import Measurement, TrialState
+from tuner.trial import CollectorDiagnostics, Measurement, TrialState, UnparseableLine
 
 
 def _snapshot(client: Client) -> list[object]:
@@ -115,6 +115,23 @@ def test_infeasible_and_infinite_values_travel(client: Client, config: StudyConf
     done = client.complete_trial(second.id, Measurement(metrics={"loss": -math.inf, "a": math.inf}))
     assert done.final_measurement is not None
     assert done.final_measurement.metrics == {"loss": -math.inf, "a": math.inf}
+
+
+def test_report_ids_and_diagnostics_travel(client: Client, config: StudyConfig) -> None:
+    client.create_study("s", config)
+    [trial] = client.suggest_trials("s", 1).trials
+    batch = [Measurement(step=i, metrics={"loss": 1.0 / i}, report_id=f"r:{i}") for i in (1, 2)]
+    example = UnparseableLine(source="stdout", line="loss=high")
+    diagnostics = CollectorDiagnostics(n_unparseable=4, unparseable_examples=(example,))
+    client.report_measurements(trial.id, batch, diagnostics=diagnostics)
+    client.report_measurements(trial.id, batch, diagnostics=diagnostics)  # a retry
+    stored = client.get_trial(trial.id)
+    assert stored.measurements == tuple(batch)
+    assert stored.diagnostics == diagnostics
+    assert client.list_trials("s")[0].diagnostics == diagnostics
+    with pytest.raises(InvalidArgumentError) as caught:
+        CollectorDiagnostics(n_unparseable=-1)
+    assert caught.value.field == "n_unparseable"
 
 
 def test_grid_exhaustion_travels(client: Client, grid_config: StudyConfig) -> None:

@@ -42,7 +42,7 @@ from tuner.space import (
     SearchSpace,
 )
 from tuner.store import Store, SuggestionContext, open_store
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import CollectorDiagnostics, Measurement, Trial, TrialState, UnparseableLine
 
 RUNNING = frozenset({TrialState.ACTIVE, TrialState.STOPPING})
 ODD_FLOATS = (
@@ -520,6 +520,75 @@ class TestStore:
         with pytest.raises(FailedPreconditionError, match=rf"{trial.id}.*SUCCEEDED"):
             store.add_measurements(trial.id, [Measurement(metrics={"loss": 0.0})])
         assert store.get_trial(trial.id) == finished
+
+    def test_a_measurement_is_stored_once_per_report_id(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        (trial,) = store.suggest_trials("s", 1, "", counting_generator)
+        first = [
+            Measurement(metrics={"loss": float(i)}, step=i, report_id=f"r-{i}") for i in range(3)
+        ]
+        store.add_measurements(trial.id, first[:2])
+        # A retry of the first batch with the next one, a repeat inside a call, and
+        # measurements without an id (always appended).
+        plain = Measurement(metrics={"loss": 9.0}, step=9)
+        store.add_measurements(trial.id, [*first, first[2], plain, plain])
+        loaded = store.get_trial(trial.id).measurements
+        assert [(m.step, m.report_id) for m in loaded] == [
+            (0, "r-0"),
+            (1, "r-1"),
+            (2, "r-2"),
+            (9, ""),
+            (9, ""),
+        ]
+
+    def test_report_ids_are_per_trial(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        one, two = store.suggest_trials("s", 2, "", counting_generator)
+        same = Measurement(metrics={"loss": 1.0}, report_id="shared")
+        store.add_measurements(one.id, [same])
+        store.add_measurements(two.id, [same])
+        assert len(store.get_trial(two.id).measurements) == 1
+
+    def test_a_repeat_to_a_finished_trial_succeeds_and_changes_nothing(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        (trial,) = store.suggest_trials("s", 1, "", counting_generator)
+        sent = Measurement(metrics={"loss": 1.0}, step=1, report_id="a-1")
+        store.add_measurements(trial.id, [sent])
+        finished = complete(store, trial, 1.0)
+        assert finished.final_measurement is not None
+        assert finished.final_measurement.report_id == ""
+        store.add_measurements(trial.id, [sent])
+        assert store.get_trial(trial.id) == finished
+        with pytest.raises(FailedPreconditionError):
+            store.add_measurements(trial.id, [Measurement(metrics={"loss": 0.5}, report_id="a-2")])
+        assert store.get_trial(trial.id) == finished
+
+    def test_diagnostics_merge_and_round_trip(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        (trial,) = store.suggest_trials("s", 1, "", counting_generator)
+        assert store.get_trial(trial.id).diagnostics.is_empty
+        line = UnparseableLine(source="/tmp/ü.log", line="accuracy=hoch ✓")
+        report = CollectorDiagnostics(n_unparseable=3, unparseable_examples=(line,))
+        store.add_measurements(trial.id, [], diagnostics=report)
+        store.add_measurements(trial.id, [], diagnostics=CollectorDiagnostics(n_unparseable=1))
+        store.add_measurements(trial.id, [], diagnostics=CollectorDiagnostics(n_dropped=7))
+        assert store.get_trial(trial.id).diagnostics == CollectorDiagnostics(
+            n_unparseable=3, unparseable_examples=(line,), n_dropped=7
+        )
+        finished = complete(store, trial, 1.0)
+        store.add_measurements(trial.id, [], diagnostics=report)  # nothing new
+        with pytest.raises(FailedPreconditionError):
+            store.add_measurements(trial.id, [], diagnostics=CollectorDiagnostics(n_dropped=8))
+        assert store.get_trial(trial.id) == finished
+
+    def test_a_too_long_report_id_is_refused_before_writing(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        (trial,) = store.suggest_trials("s", 1, "", counting_generator)
+        longest = Measurement(metrics={"ok": 1.0}, report_id="é" * 255)
+        store.add_measurements(trial.id, [longest])
+        assert store.get_trial(trial.id).measurements == (longest,)
+        with pytest.raises(InvalidArgumentError):
+            Measurement(metrics={"ok": 1.0}, report_id="r" * 256)
 
     def test_a_too_long_metric_name_is_refused_before_writing(self, store: Store) -> None:
         store.create_study("s", int_config())

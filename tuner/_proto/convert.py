@@ -34,12 +34,21 @@ from tuner.space import (
     Scale,
     SearchSpace,
 )
-from tuner.trial import Measurement, StopDecision, Trial, TrialState
+from tuner.trial import (
+    CollectorDiagnostics,
+    Measurement,
+    StopDecision,
+    Trial,
+    TrialState,
+    UnparseableLine,
+)
 
 __all__ = [
     "at_field",
     "config_from_proto",
     "config_to_proto",
+    "diagnostics_from_proto",
+    "diagnostics_to_proto",
     "measurement_from_proto",
     "measurement_to_proto",
     "parameters_from_proto",
@@ -390,7 +399,10 @@ def parameters_from_proto(
 def measurement_to_proto(measurement: Measurement) -> trial_pb2.Measurement:
     """The proto of a measurement; NaN and infinities pass unchanged."""
     return trial_pb2.Measurement(
-        step=measurement.step, time=measurement.time, metrics=dict(measurement.metrics)
+        step=measurement.step,
+        time=measurement.time,
+        metrics=dict(measurement.metrics),
+        report_id=measurement.report_id,
     )
 
 
@@ -401,7 +413,42 @@ def measurement_from_proto(message: trial_pb2.Measurement, field: str = "") -> M
         InvalidArgumentError: The step is negative or a metric name is empty.
     """
     with at_field(field) if field else contextlib.nullcontext():
-        return Measurement(metrics=dict(message.metrics), step=message.step, time=message.time)
+        return Measurement(
+            metrics=dict(message.metrics),
+            step=message.step,
+            time=message.time,
+            report_id=message.report_id,
+        )
+
+
+def diagnostics_to_proto(diagnostics: CollectorDiagnostics) -> trial_pb2.CollectorDiagnostics:
+    """The proto of a collector's diagnostics."""
+    return trial_pb2.CollectorDiagnostics(
+        n_unparseable=diagnostics.n_unparseable,
+        unparseable_examples=[
+            trial_pb2.UnparseableLine(source=e.source, line=e.line)
+            for e in diagnostics.unparseable_examples
+        ],
+        n_dropped=diagnostics.n_dropped,
+    )
+
+
+def diagnostics_from_proto(
+    message: trial_pb2.CollectorDiagnostics, field: str = ""
+) -> CollectorDiagnostics:
+    """The collector diagnostics of a proto.
+
+    Raises:
+        InvalidArgumentError: A count is negative.
+    """
+    with at_field(field) if field else contextlib.nullcontext():
+        return CollectorDiagnostics(
+            n_unparseable=message.n_unparseable,
+            unparseable_examples=tuple(
+                UnparseableLine(source=e.source, line=e.line) for e in message.unparseable_examples
+            ),
+            n_dropped=message.n_dropped,
+        )
 
 
 def trial_to_proto(trial: Trial) -> trial_pb2.Trial:
@@ -417,6 +464,8 @@ def trial_to_proto(trial: Trial) -> trial_pb2.Trial:
         reason=trial.reason,
         created_at=trial.created_at,
     )
+    if not trial.diagnostics.is_empty:
+        message.diagnostics.CopyFrom(diagnostics_to_proto(trial.diagnostics))
     if trial.final_measurement is not None:
         message.final_measurement.CopyFrom(measurement_to_proto(trial.final_measurement))
     if trial.completed_at is not None:
@@ -442,6 +491,7 @@ def trial_from_proto(message: trial_pb2.Trial) -> Trial:
         reason=message.reason,
         created_at=message.created_at,
         completed_at=message.completed_at if message.HasField("completed_at") else None,
+        diagnostics=diagnostics_from_proto(message.diagnostics),
     )
 
 

@@ -328,18 +328,26 @@ class ReportMeasurementsRequest(_message.Message):
 
     TRIAL_ID_FIELD_NUMBER: _builtins.int
     MEASUREMENTS_FIELD_NUMBER: _builtins.int
+    DIAGNOSTICS_FIELD_NUMBER: _builtins.int
     trial_id: _builtins.int
     @_builtins.property
-    def measurements(self) -> _containers.RepeatedCompositeFieldContainer[_trial_pb2.Measurement]: ...
+    def measurements(self) -> _containers.RepeatedCompositeFieldContainer[_trial_pb2.Measurement]:
+        """Measurements with a report_id the trial already has are skipped."""
+
+    @_builtins.property
+    def diagnostics(self) -> _trial_pb2.CollectorDiagnostics:
+        """The reporter's running totals; merged into the trial's diagnostics."""
+
     def __init__(
         self,
         *,
         trial_id: _builtins.int = ...,
         measurements: _abc.Iterable[_trial_pb2.Measurement] | None = ...,
+        diagnostics: _trial_pb2.CollectorDiagnostics | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["diagnostics", b"diagnostics"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["measurements", b"measurements", "trial_id", b"trial_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["diagnostics", b"diagnostics", "measurements", b"measurements", "trial_id", b"trial_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -182,7 +182,8 @@ class TunerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReportMeasurements(self, request, context):
-        """Append intermediate measurements to an unfinished trial.
+        """Append intermediate measurements to an unfinished trial (those whose report_id it
+        already has are skipped: a repeated report succeeds, even on a finished trial).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,7 +61,9 @@ class TunerServiceStub:
     ListTrials: _grpc.UnaryUnaryMultiCallable[_service_pb2.ListTrialsRequest, _service_pb2.ListTrialsResponse]
     """The study's trials, by number."""
     ReportMeasurements: _grpc.UnaryUnaryMultiCallable[_service_pb2.ReportMeasurementsRequest, _service_pb2.ReportMeasurementsResponse]
-    """Append intermediate measurements to an unfinished trial."""
+    """Append intermediate measurements to an unfinished trial (those whose report_id it
+    already has are skipped: a repeated report succeeds, even on a finished trial).
+    """
     CompleteTrial: _grpc.UnaryUnaryMultiCallable[_service_pb2.CompleteTrialRequest, _trial_pb2.Trial]
     """Finish a trial with its result."""
     FailTrial: _grpc.UnaryUnaryMultiCallable[_service_pb2.FailTrialRequest, _trial_pb2.Trial]
@@ -99,7 +101,9 @@ class TunerServiceAsyncStub(TunerServiceStub):
     ListTrials: _aio.UnaryUnaryMultiCallable[_service_pb2.ListTrialsRequest, _service_pb2.ListTrialsResponse]  # type: ignore[assignment]
     """The study's trials, by number."""
     ReportMeasurements: _aio.UnaryUnaryMultiCallable[_service_pb2.ReportMeasurementsRequest, _service_pb2.ReportMeasurementsResponse]  # type: ignore[assignment]
-    """Append intermediate measurements to an unfinished trial."""
+    """Append intermediate measurements to an unfinished trial (those whose report_id it
+    already has are skipped: a repeated report succeeds, even on a finished trial).
+    """
     CompleteTrial: _aio.UnaryUnaryMultiCallable[_service_pb2.CompleteTrialRequest, _trial_pb2.Trial]  # type: ignore[assignment]
     """Finish a trial with its result."""
     FailTrial: _aio.UnaryUnaryMultiCallable[_service_pb2.FailTrialRequest, _trial_pb2.Trial]  # type: ignore[assignment]
@@ -194,7 +198,9 @@ class TunerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _service_pb2.ReportMeasurementsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_service_pb2.ReportMeasurementsResponse, _abc.Awaitable[_service_pb2.ReportMeasurementsResponse]]:
-        """Append intermediate measurements to an unfinished trial."""
+        """Append intermediate measurements to an unfinished trial (those whose report_id it
+        already has are skipped: a repeated report succeeds, even on a finished trial).
+        """
 
     @_abc_1.abstractmethod
     def CompleteTrial(

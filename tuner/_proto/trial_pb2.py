@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuner/_proto/trial.proto\x12\x08tuner.v1\"l\n\x0eParameterValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0c\x64ouble_value\x18\x02 \x01(\x01H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x42\x07\n\x05value\"\x8e\x01\n\x0bMeasurement\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\x33\n\x07metrics\x18\x03 \x03(\x0b\x32\".tuner.v1.Measurement.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xcc\x02\n\x05Trial\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x12\n\nstudy_name\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x03\x12,\n\nparameters\x18\x04 \x03(\x0b\x32\x18.tuner.v1.ParameterValue\x12#\n\x05state\x18\x05 \x01(\x0e\x32\x14.tuner.v1.TrialState\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12+\n\x0cmeasurements\x18\x07 \x03(\x0b\x32\x15.tuner.v1.Measurement\x12\x30\n\x11\x66inal_measurement\x18\x08 \x01(\x0b\x32\x15.tuner.v1.Measurement\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x19\n\x0c\x63ompleted_at\x18\x0b \x01(\x01H\x00\x88\x01\x01\x42\x0f\n\r_completed_at\"3\n\x0cStopDecision\x12\x13\n\x0bshould_stop\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t*\xe4\x01\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRIAL_STATE_REQUESTED\x10\x01\x12\x16\n\x12TRIAL_STATE_ACTIVE\x10\x02\x12\x18\n\x14TRIAL_STATE_STOPPING\x10\x03\x12\x19\n\x15TRIAL_STATE_SUCCEEDED\x10\x04\x12\x16\n\x12TRIAL_STATE_FAILED\x10\x05\x12\x1a\n\x16TRIAL_STATE_INFEASIBLE\x10\x06\x12\x1d\n\x19TRIAL_STATE_EARLY_STOPPED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuner/_proto/trial.proto\x12\x08tuner.v1\"l\n\x0eParameterValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0c\x64ouble_value\x18\x02 \x01(\x01H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x42\x07\n\x05value\"\xa1\x01\n\x0bMeasurement\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\x33\n\x07metrics\x18\x03 \x03(\x0b\x32\".tuner.v1.Measurement.MetricsEntry\x12\x11\n\treport_id\x18\x04 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"/\n\x0fUnparseableLine\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\"y\n\x14\x43ollectorDiagnostics\x12\x15\n\rn_unparseable\x18\x01 \x01(\x03\x12\x37\n\x14unparseable_examples\x18\x02 \x03(\x0b\x32\x19.tuner.v1.UnparseableLine\x12\x11\n\tn_dropped\x18\x03 \x01(\x03\"\x81\x03\n\x05Trial\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x12\n\nstudy_name\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x03\x12,\n\nparameters\x18\x04 \x03(\x0b\x32\x18.tuner.v1.ParameterValue\x12#\n\x05state\x18\x05 \x01(\x0e\x32\x14.tuner.v1.TrialState\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12+\n\x0cmeasurements\x18\x07 \x03(\x0b\x32\x15.tuner.v1.Measurement\x12\x30\n\x11\x66inal_measurement\x18\x08 \x01(\x0b\x32\x15.tuner.v1.Measurement\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x19\n\x0c\x63ompleted_at\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12\x33\n\x0b\x64iagnostics\x18\x0c \x01(\x0b\x32\x1e.tuner.v1.CollectorDiagnosticsB\x0f\n\r_completed_at\"3\n\x0cStopDecision\x12\x13\n\x0bshould_stop\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t*\xe4\x01\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRIAL_STATE_REQUESTED\x10\x01\x12\x16\n\x12TRIAL_STATE_ACTIVE\x10\x02\x12\x18\n\x14TRIAL_STATE_STOPPING\x10\x03\x12\x19\n\x15TRIAL_STATE_SUCCEEDED\x10\x04\x12\x16\n\x12TRIAL_STATE_FAILED\x10\x05\x12\x1a\n\x16TRIAL_STATE_INFEASIBLE\x10\x06\x12\x1d\n\x19TRIAL_STATE_EARLY_STOPPED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +33,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEASUREMENT_METRICSENTRY']._loaded_options = None
   _globals['_MEASUREMENT_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_TRIALSTATE']._serialized_start=682
-  _globals['_TRIALSTATE']._serialized_end=910
+  _globals['_TRIALSTATE']._serialized_start=926
+  _globals['_TRIALSTATE']._serialized_end=1154
   _globals['_PARAMETERVALUE']._serialized_start=38
   _globals['_PARAMETERVALUE']._serialized_end=146
   _globals['_MEASUREMENT']._serialized_start=149
-  _globals['_MEASUREMENT']._serialized_end=291
-  _globals['_MEASUREMENT_METRICSENTRY']._serialized_start=245
-  _globals['_MEASUREMENT_METRICSENTRY']._serialized_end=291
-  _globals['_TRIAL']._serialized_start=294
-  _globals['_TRIAL']._serialized_end=626
-  _globals['_STOPDECISION']._serialized_start=628
-  _globals['_STOPDECISION']._serialized_end=679
+  _globals['_MEASUREMENT']._serialized_end=310
+  _globals['_MEASUREMENT_METRICSENTRY']._serialized_start=264
+  _globals['_MEASUREMENT_METRICSENTRY']._serialized_end=310
+  _globals['_UNPARSEABLELINE']._serialized_start=312
+  _globals['_UNPARSEABLELINE']._serialized_end=359
+  _globals['_COLLECTORDIAGNOSTICS']._serialized_start=361
+  _globals['_COLLECTORDIAGNOSTICS']._serialized_end=482
+  _globals['_TRIAL']._serialized_start=485
+  _globals['_TRIAL']._serialized_end=870
+  _globals['_STOPDECISION']._serialized_start=872
+  _globals['_STOPDECISION']._serialized_end=923
 # @@protoc_insertion_point(module_scope)

@@ -111,9 +111,14 @@ class Measurement(_message.Message):
     STEP_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
     step: _builtins.int
     time: _builtins.float
     """Seconds since the epoch; 0 when unknown."""
+    report_id: _builtins.str
+    """The reporter's id for this measurement, unique within its trial; empty for none.
+    A measurement whose id the trial already has is ignored, so a retry is safe.
+    """
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
     def __init__(
@@ -122,14 +127,71 @@ class Measurement(_message.Message):
         step: _builtins.int = ...,
         time: _builtins.float = ...,
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        report_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics", "step", b"step", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics", "report_id", b"report_id", "step", b"step", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Measurement: _TypeAlias = Measurement  # noqa: Y015
+
+@_typing.final
+class UnparseableLine(_message.Message):
+    """A line of trial output that named a wanted metric whose value could not be read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """Where it came from: "stdout", a file path, an endpoint."""
+    line: _builtins.str
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        line: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnparseableLine: _TypeAlias = UnparseableLine  # noqa: Y015
+
+@_typing.final
+class CollectorDiagnostics(_message.Message):
+    """What a trial's metrics collector could not read or deliver. Reports merge: the larger
+    counts, the examples of both (at most 5).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    N_UNPARSEABLE_FIELD_NUMBER: _builtins.int
+    UNPARSEABLE_EXAMPLES_FIELD_NUMBER: _builtins.int
+    N_DROPPED_FIELD_NUMBER: _builtins.int
+    n_unparseable: _builtins.int
+    n_dropped: _builtins.int
+    """Measurements the collector dropped because its spool was full."""
+    @_builtins.property
+    def unparseable_examples(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnparseableLine]: ...
+    def __init__(
+        self,
+        *,
+        n_unparseable: _builtins.int = ...,
+        unparseable_examples: _abc.Iterable[Global___UnparseableLine] | None = ...,
+        n_dropped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["n_dropped", b"n_dropped", "n_unparseable", b"n_unparseable", "unparseable_examples", b"unparseable_examples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectorDiagnostics: _TypeAlias = CollectorDiagnostics  # noqa: Y015
 
 @_typing.final
 class Trial(_message.Message):
@@ -148,6 +210,7 @@ class Trial(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
+    DIAGNOSTICS_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Unique across the store."""
     study_name: _builtins.str
@@ -172,6 +235,10 @@ class Trial(_message.Message):
     def final_measurement(self) -> Global___Measurement:
         """Unset until the trial is completed with a result."""
 
+    @_builtins.property
+    def diagnostics(self) -> Global___CollectorDiagnostics:
+        """What its metrics collector could not read or deliver."""
+
     def __init__(
         self,
         *,
@@ -186,10 +253,11 @@ class Trial(_message.Message):
         reason: _builtins.str = ...,
         created_at: _builtins.float = ...,
         completed_at: _builtins.float | None = ...,
+        diagnostics: Global___CollectorDiagnostics | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "completed_at", b"completed_at", "final_measurement", b"final_measurement"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "completed_at", b"completed_at", "diagnostics", b"diagnostics", "final_measurement", b"final_measurement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "client_id", b"client_id", "completed_at", b"completed_at", "created_at", b"created_at", "final_measurement", b"final_measurement", "id", b"id", "measurements", b"measurements", "number", b"number", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study_name", b"study_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at", "client_id", b"client_id", "completed_at", b"completed_at", "created_at", b"created_at", "diagnostics", b"diagnostics", "final_measurement", b"final_measurement", "id", b"id", "measurements", b"measurements", "number", b"number", "parameters", b"parameters", "reason", b"reason", "state", b"state", "study_name", b"study_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__completed_at: _TypeAlias = _typing.Literal["completed_at"]  # noqa: Y015
     _WhichOneofArgType__completed_at: _TypeAlias = _typing.Literal["_completed_at", b"_completed_at"]  # noqa: Y015

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tuner.config import Objective, StudyConfig, StudyInfo, StudyState
     from tuner.space import ParameterValue
     from tuner.store import Store, SuggestionContext
-    from tuner.trial import Measurement, Trial
+    from tuner.trial import CollectorDiagnostics, Measurement, Trial
 
 __all__ = ["MAX_SUGGESTIONS", "ServiceCore"]
 
@@ -310,17 +310,27 @@ class ServiceCore:
         """The succeeded trials with the best finite objective value (ties included)."""
         return self._store.list_optimal_trials(study_name)
 
-    def report_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
+    def report_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
         """Append intermediate measurements to an unfinished trial.
+
+        Measurements whose ``report_id`` the trial already has are skipped; a report
+        with nothing new succeeds even on a finished trial. ``diagnostics`` merge into
+        the trial's (:meth:`~tuner.trial.CollectorDiagnostics.merge`).
 
         Raises:
             NotFoundError: There is no such trial.
-            FailedPreconditionError: The trial is finished.
+            FailedPreconditionError: The trial is finished and the report holds something new.
         """
-        trial = self._store.get_trial(trial_id)
-        _check_unfinished(trial, "report measurements to")
-        if measurements:
-            self._store.add_measurements(trial_id, measurements)
+        if measurements or diagnostics is not None:
+            self._store.add_measurements(trial_id, measurements, diagnostics=diagnostics)
+        else:
+            self._store.get_trial(trial_id)  # NotFoundError for an unknown trial
 
     def complete_trial(
         self,

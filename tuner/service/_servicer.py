@@ -107,7 +107,10 @@ class TunerServicer(service_pb2_grpc.TunerServiceServicer):
             convert.measurement_from_proto(m, f"measurements[{i}]")
             for i, m in enumerate(request.measurements)
         ]
-        self._backend.report_measurements(request.trial_id, measurements)
+        diagnostics = None
+        if request.HasField("diagnostics"):
+            diagnostics = convert.diagnostics_from_proto(request.diagnostics, "diagnostics")
+        self._backend.report_measurements(request.trial_id, measurements, diagnostics=diagnostics)
         return service_pb2.ReportMeasurementsResponse()
 
     @rpc

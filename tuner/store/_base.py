@@ -8,7 +8,7 @@ from typing import Protocol
 
 from tuner.config import StudyConfig, StudyInfo, StudyState
 from tuner.space import ParameterValue
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import CollectorDiagnostics, Measurement, Trial, TrialState
 
 __all__ = ["Store", "SuggestionContext", "TrialGenerator"]
 
@@ -106,8 +106,20 @@ class Store(abc.ABC):
         """The study's trials by number, with their measurements."""
 
     @abc.abstractmethod
-    def add_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
-        """Append measurements; ``FailedPreconditionError`` if the trial is finished."""
+    def add_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
+        """Append measurements, in order, and merge ``diagnostics`` into the trial's.
+
+        A measurement with a non-empty ``report_id`` that the trial already has (or that
+        came earlier in the same call) is skipped; the final measurement keeps no id.
+        ``FailedPreconditionError`` if the trial is finished and the call would change
+        something; a call that would change nothing succeeds whatever the state.
+        """
 
     @abc.abstractmethod
     def update_trial(

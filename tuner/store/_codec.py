@@ -28,6 +28,7 @@ from tuner.space import (
     SearchSpace,
 )
 from tuner.store._schema import MAX_NAME_LENGTH
+from tuner.trial import CollectorDiagnostics, UnparseableLine
 
 __all__ = [
     "FloatKind",
@@ -36,9 +37,11 @@ __all__ = [
     "config_to_dict",
     "decode_float",
     "dump_config",
+    "dump_diagnostics",
     "dump_parameters",
     "encode_float",
     "load_config",
+    "load_diagnostics",
     "load_parameters",
 ]
 
@@ -270,3 +273,31 @@ def dump_config(config: StudyConfig) -> str:
 def load_config(text: str) -> StudyConfig:
     """The study config :func:`dump_config` wrote."""
     return config_from_dict(json.loads(text))
+
+
+def dump_diagnostics(diagnostics: CollectorDiagnostics) -> str | None:
+    """A trial's collector diagnostics as JSON text; None when there are none."""
+    if diagnostics.is_empty:
+        return None
+    return json.dumps(
+        {
+            "n_unparseable": diagnostics.n_unparseable,
+            "unparseable_examples": [[e.source, e.line] for e in diagnostics.unparseable_examples],
+            "n_dropped": diagnostics.n_dropped,
+        }
+    )
+
+
+def load_diagnostics(text: str | None) -> CollectorDiagnostics:
+    """The diagnostics :func:`dump_diagnostics` wrote (empty ones for None)."""
+    if not text:
+        return CollectorDiagnostics()
+    data = json.loads(text)
+    return CollectorDiagnostics(
+        n_unparseable=data.get("n_unparseable", 0),
+        unparseable_examples=tuple(
+            UnparseableLine(source=source, line=line)
+            for source, line in data.get("unparseable_examples", ())
+        ),
+        n_dropped=data.get("n_dropped", 0),
+    )

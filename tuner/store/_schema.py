@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from tuner.trial import MAX_REPORT_ID_LENGTH
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
@@ -116,6 +118,8 @@ trials = sa.Table(
     sa.Column("completed_at", sa.Double(), nullable=True),
     sa.Column("objective_value", sa.Double(), nullable=True),
     sa.Column("objective_kind", sa.SmallInteger(), nullable=True),
+    # JSON text of the collector's diagnostics; NULL when there are none.
+    sa.Column("diagnostics", sa.Text(), nullable=True),
     # Also the index of trials by (study, number), and the one MySQL needs for the key.
     sa.UniqueConstraint("study_id", "number", name="uq_tuner_trials_study_id_number"),
     sa.Index("ix_tuner_trials_study_id_state", "study_id", "state"),
@@ -142,7 +146,12 @@ measurements = sa.Table(
     sa.Column("step", sa.BigInteger(), nullable=False),
     sa.Column("time", sa.Double(), nullable=True),
     sa.Column("time_kind", sa.SmallInteger(), nullable=False),
+    # The reporter's id (Measurement.report_id); NULL for none and for final measurements.
+    # NULLs never collide in a unique constraint, on every database.
+    sa.Column("report_id", ExactString(MAX_REPORT_ID_LENGTH), nullable=True),
     sa.Index("ix_tuner_measurements_trial_id", "trial_id"),
+    # A unique index rather than a constraint: SQLite adds one without rebuilding the table.
+    sa.Index("uq_tuner_measurements_trial_id_report_id", "trial_id", "report_id", unique=True),
     sqlite_autoincrement=True,
     **_MYSQL_OPTIONS,
 )

@@ -32,9 +32,11 @@ from tuner.store._base import Store, TrialGenerator
 from tuner.store._codec import (
     check_name,
     dump_config,
+    dump_diagnostics,
     dump_parameters,
     encode_float,
     load_config,
+    load_diagnostics,
 )
 from tuner.store._schema import studies, trials
 from tuner.store._studies import find_study, lock_study, study_info, study_not_found
@@ -43,13 +45,16 @@ from tuner.store._trials import (
     check_measurements,
     insert_measurements,
     insert_trial,
+    known_report_ids,
     load_trials,
     load_trials_by_id,
     replace_final_measurement,
 )
-from tuner.trial import Measurement, Trial, TrialState
+from tuner.trial import CollectorDiagnostics, Measurement, Trial, TrialState
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from tuner.space import ParameterValue
     from tuner.store._engine import Database
 
@@ -60,6 +65,24 @@ logger = logging.getLogger(__name__)
 
 def _trial_not_found(trial_id: int) -> NotFoundError:
     return NotFoundError(f"trial {trial_id} not found")
+
+
+def _new_measurements(
+    connection: Connection, trial_id: int, items: Sequence[Measurement]
+) -> list[Measurement]:
+    """``items`` less those whose report id the trial has, or an earlier item has."""
+    ids = [m.report_id for m in items if m.report_id]
+    if not ids:
+        return list(items)
+    seen = known_report_ids(connection, trial_id, ids)
+    fresh = []
+    for measurement in items:
+        if measurement.report_id:
+            if measurement.report_id in seen:
+                continue
+            seen.add(measurement.report_id)
+        fresh.append(measurement)
+    return fresh
 
 
 class SqlStore(Store):
@@ -216,26 +239,46 @@ class SqlStore(Store):
                 where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
             return load_trials(connection, where)
 
-    def add_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
-        """Append measurements to an unfinished trial.
+    def add_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
+        """Append measurements to an unfinished trial, skipping report ids it already has.
 
         Raises:
             NotFoundError: There is no such trial.
-            FailedPreconditionError: The trial is finished.
-            InvalidArgumentError: A metric name is longer than 255 characters.
+            FailedPreconditionError: The trial is finished and the call holds a new
+                measurement or new diagnostics.
+            InvalidArgumentError: A metric name or report id is longer than 255 characters.
         """
         check_measurements(measurements)
         with self._database.write() as connection:
-            state = connection.execute(
-                sa.select(trials.c.state).where(trials.c.id == trial_id).with_for_update()
-            ).scalar()
-            if state is None:
+            row = connection.execute(
+                sa.select(trials.c.state, trials.c.diagnostics)
+                .where(trials.c.id == trial_id)
+                .with_for_update()
+            ).first()
+            if row is None:
                 raise _trial_not_found(trial_id)
-            if TrialState(state).is_finished:
+            fresh = _new_measurements(connection, trial_id, measurements)
+            old = load_diagnostics(row.diagnostics)
+            merged = old if diagnostics is None else old.merge(diagnostics)
+            if not fresh and merged == old:
+                return  # a repeat: nothing to do, whatever the state
+            if TrialState(row.state).is_finished:
                 raise FailedPreconditionError(
-                    f"trial {trial_id} is {state}; measurements go only to an unfinished trial"
+                    f"trial {trial_id} is {row.state}; measurements go only to an unfinished trial"
                 )
-            insert_measurements(connection, trial_id, measurements, is_final=False)
+            insert_measurements(connection, trial_id, fresh, is_final=False)
+            if merged != old:
+                connection.execute(
+                    trials.update()
+                    .where(trials.c.id == trial_id)
+                    .values(diagnostics=dump_diagnostics(merged))
+                )
 
     def update_trial(
         self,

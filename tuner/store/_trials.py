@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tuner.store._codec import check_name, check_step, decode_float, encode_float, load_parameters
+from tuner.store._codec import (
+    check_name,
+    check_step,
+    decode_float,
+    encode_float,
+    load_diagnostics,
+    load_parameters,
+)
 from tuner.store._schema import measurements, metric_values, studies, trials
 from tuner.trial import Measurement, Trial, TrialState
 
@@ -22,6 +29,7 @@ __all__ = [
     "insert_measurements",
     "insert_trial",
     "inserted_id",
+    "known_report_ids",
     "load_trials",
     "load_trials_by_id",
     "replace_final_measurement",
@@ -72,6 +80,8 @@ def check_measurements(items: Iterable[Measurement]) -> None:
     """Refuse measurements the schema cannot hold, before anything is written."""
     for measurement in items:
         check_step(measurement.step)
+        if measurement.report_id:
+            check_name(measurement.report_id, "report_id")
         for name in measurement.metrics:
             check_name(name, f"metrics.{name[:40]}")
 
@@ -90,6 +100,9 @@ def insert_measurements(
                     step=measurement.step,
                     time=time_value,
                     time_kind=time_kind,
+                    report_id=None
+                    if is_final or not measurement.report_id
+                    else measurement.report_id,
                 )
             )
         )
@@ -101,6 +114,24 @@ def insert_measurements(
             )
         if rows:
             connection.execute(metric_values.insert(), rows)
+
+
+def known_report_ids(
+    connection: Connection, trial_id: int, report_ids: Collection[str]
+) -> set[str]:
+    """Those of ``report_ids`` the trial's measurements already have."""
+    ordered = sorted(set(report_ids))
+    known: set[str] = set()
+    for start in range(0, len(ordered), _CHUNK):
+        known.update(
+            connection.execute(
+                sa.select(measurements.c.report_id).where(
+                    measurements.c.trial_id == trial_id,
+                    measurements.c.report_id.in_(ordered[start : start + _CHUNK]),
+                )
+            ).scalars()
+        )
+    return known
 
 
 def replace_final_measurement(
@@ -127,6 +158,7 @@ def _load_measurements(
             measurements.c.step,
             measurements.c.time,
             measurements.c.time_kind,
+            measurements.c.report_id,
             metric_values.c.name,
             metric_values.c.value,
             metric_values.c.kind,
@@ -148,7 +180,10 @@ def _load_measurements(
     for row, metrics in grouped.values():
         intermediate, _ = result.setdefault(row.trial_id, ([], None))
         measurement = Measurement(
-            metrics=metrics, step=row.step, time=decode_float(row.time, row.time_kind)
+            metrics=metrics,
+            step=row.step,
+            time=decode_float(row.time, row.time_kind),
+            report_id=row.report_id or "",
         )
         if row.is_final:
             result[row.trial_id] = (intermediate, measurement)
@@ -185,6 +220,7 @@ def load_trials(connection: Connection, where: ColumnElement[bool]) -> list[Tria
                 reason=row.reason,
                 created_at=row.created_at,
                 completed_at=row.completed_at,
+                diagnostics=load_diagnostics(row.diagnostics),
             )
         )
     return result
