@@ -339,3 +339,19 @@ def test_cluster_example_trial_jobs_pass_the_kubernetes_schema(path: Path) -> No
     for container in pod["containers"]:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_readme_builds_the_images_the_manifests_use() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## On Kubernetes", 1)[1].split("\n## ", 1)[0]
+    built = set(re.findall(r"docker build .* -t (\S+) \.", section))
+    (image,) = _kustomization(DEPLOY)["images"]
+    cluster = _yaml(CLUSTER_EXAMPLES / "quickstart.yaml")
+    (trial,) = cluster["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert built == {f"{IMAGE}:{image['newTag']}", trial["image"]}
+    header = (ROOT / "docker" / "Dockerfile").read_text()
+    assert set(re.findall(r"docker build .* -t (\S+) \.", header)) == built
+    for path in re.findall(r"(?:-k|-f) ((?:docker|examples)/[\w./-]+)", section):
+        assert (ROOT / path).exists(), path
