@@ -8,10 +8,18 @@ It runs the command, copies its output to its own stdout, reads metric lines
 (:class:`MetricLineParser`) and reports them for the trial ``TUNER_TRIAL_ID`` to the
 service at ``TUNER_SERVICE_ENDPOINT`` (:class:`MeasurementReporter`), then exits with the
 command's exit code. :func:`wrap_with_stdout_collector` builds that command line.
+
+The other kinds wrap the command the same way and read the metrics elsewhere while it runs,
+then once more after it exits: ``file --path PATH`` follows a metrics file (Katib's
+``File``, TEXT or ``--json``), ``tfevents --dir DIR`` reads TensorBoard event files
+(``TensorFlowEvent``; needs ``tuner[tfevents]``), ``prometheus --port PORT`` scrapes the
+trial's ``/metrics`` (``PrometheusMetric``). :func:`collector_command` builds the command
+line for an Experiment's ``metricsCollectorSpec``, of any kind.
 """
 
 from __future__ import annotations
 
+from tuner.collectors._command import collector_command
 from tuner.collectors._parse import (
     DEFAULT_FORMAT,
     MetricLineParser,
@@ -31,6 +39,7 @@ __all__ = [
     "Observation",
     "UnparseableLine",
     "UnparseableValue",
+    "collector_command",
     "parse_number",
     "run_stdout_collector",
     "strip_ansi",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -29,7 +28,6 @@ __all__ = [
     "ENDPOINT_ENV",
     "TOKEN_ENV",
     "TRIAL_ID_ENV",
-    "main",
     "run_stdout_collector",
     "wrap_with_stdout_collector",
 ]
@@ -381,101 +379,3 @@ def _log_summary(
             parser.n_unparseable,
             examples,
         )
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tuner.collectors",
-        description="Run a trial's command and report the metrics in its output.",
-    )
-    collectors = parser.add_subparsers(dest="collector", required=True, metavar="COLLECTOR")
-    stdout = collectors.add_parser(
-        "stdout",
-        usage="python -m tuner.collectors stdout --metric NAME [options] -- COMMAND [ARG ...]",
-        help="read metric lines from the command's stdout and stderr",
-        description=(
-            "Run COMMAND, copy its output to stdout, and report the values of the metrics "
-            f"in it for trial ${TRIAL_ID_ENV} to the service at ${ENDPOINT_ENV} (unset: "
-            "only parse). Exits with COMMAND's exit code."
-        ),
-    )
-    stdout.add_argument(
-        "--metric",
-        dest="metric_names",
-        action="append",
-        required=True,
-        metavar="NAME",
-        help="a metric to collect; repeat for several",
-    )
-    style = stdout.add_mutually_exclusive_group()
-    style.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        default=[],
-        metavar="REGEX",
-        help=(
-            "a metric line format: a regular expression with two groups, the name and the "
-            "value (default: name=value pairs); repeat for several"
-        ),
-    )
-    style.add_argument(
-        "--json", dest="json_lines", action="store_true", help="read each line as a JSON object"
-    )
-    stdout.add_argument(
-        "--flush-timeout",
-        type=float,
-        default=DEFAULT_FLUSH_TIMEOUT,
-        metavar="SECONDS",
-        help=(
-            "most seconds to spend delivering the last measurements after COMMAND exits "
-            "(default: %(default)s)"
-        ),
-    )
-    stdout.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop COMMAND when the process that started this collector dies",
-    )
-    return parser
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tuner.collectors: %(levelname)s: %(message)s"))
-    root = logging.getLogger("tuner")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tuner.collectors stdout [options] -- COMMAND [ARG ...]``.
-
-    Args:
-        argv: The arguments after the program name; None means ``sys.argv[1:]``.
-
-    Returns:
-        The exit code: the command's, or 2 for a usage error.
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    options, command = args, []
-    if "--" in args:
-        split = args.index("--")
-        options, command = args[:split], args[split + 1 :]
-    parser = _build_parser()
-    namespace = parser.parse_args(options)
-    if not command:
-        parser.error("the command to run is missing: add '-- COMMAND [ARG ...]'")
-    _configure_logging()
-    try:
-        return run_stdout_collector(
-            command,
-            metric_names=namespace.metric_names,
-            formats=namespace.formats,
-            json_lines=namespace.json_lines,
-            flush_timeout=namespace.flush_timeout,
-            exit_with_parent=namespace.exit_with_parent,
-        )
-    except InvalidArgumentError as error:
-        logger.error("%s", error)
-        return _EXIT_USAGE

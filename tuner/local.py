@@ -78,6 +78,7 @@ def run_experiment(
 
     path = Path(source)
     experiment = load_experiment(path)
+    command_for = _command_builder(experiment, base_dir=path.resolve().parent)
     store_url = store or DEFAULT_STORE
     core = ServiceCore(open_store(store_url))
     try:
@@ -87,7 +88,7 @@ def run_experiment(
         endpoint = f"127.0.0.1:{port}"
         log_dir = Path(workdir) / "logs"
         runner = LocalRunner(
-            command_for=_command_builder(experiment, base_dir=path.resolve().parent),
+            command_for=command_for,
             log_dir=log_dir,
             service_endpoint=endpoint,
         )
@@ -134,20 +135,31 @@ def _create_or_resume(core: ServiceCore, name: str, config: StudyConfig) -> int:
         return sum(1 for trial in core.list_trials(name) if trial.state.is_finished)
 
 
+_SHARED_SOURCE_KINDS = {
+    "File": "metrics file",
+    "TensorFlowEvent": "event directory",
+    "PrometheusMetric": "port",
+}
+
+
 def _command_builder(
     experiment: Experiment, *, base_dir: Path
 ) -> Callable[[Trial], ProcessCommand]:
     """How a trial becomes a local process: the rendered primary container, wrapped."""
-    from tuner.collectors import wrap_with_stdout_collector
+    from tuner.collectors import collector_command
     from tuner.runners import ProcessCommand
-    from tuner.spec import CollectorKind, primary_container, render_trial_job
+    from tuner.spec import primary_container, render_trial_job
 
     collector = experiment.metrics_collector
-    if collector.kind not in (CollectorKind.STDOUT, CollectorKind.NONE):
+    metric_names = experiment.objective.metric_names
+    shared = _SHARED_SOURCE_KINDS.get(collector.kind.value)
+    if shared is not None and experiment.budget.parallel_trial_count > 1:
         raise InvalidArgumentError(
-            f"the {collector.kind.value} collector does not run locally yet; use StdOut or None",
-            field="spec.metricsCollectorSpec.collector.kind",
+            f"the {collector.kind.value} collector reads one fixed {shared}, which parallel "
+            "trials on this machine would share; set parallelTrialCount to 1 to run it locally",
+            field="spec.parallelTrialCount",
         )
+    collector_command(("trial",), collector=collector, metric_names=metric_names)  # fail early
 
     def command_for(trial: Trial) -> ProcessCommand:
         job = render_trial_job(experiment, trial, job_name=f"{experiment.name}-{trial.number}")
@@ -158,15 +170,11 @@ def _command_builder(
                 "the primary container needs a command to run locally (images are not run)",
                 field="spec.trialTemplate.trialSpec",
             )
-        if collector.kind is CollectorKind.STDOUT:
-            argv = list(
-                wrap_with_stdout_collector(
-                    argv,
-                    metric_names=experiment.objective.metric_names,
-                    formats=collector.metrics_format,
-                    exit_with_parent=True,
-                )
+        argv = list(
+            collector_command(
+                argv, collector=collector, metric_names=metric_names, exit_with_parent=True
             )
+        )
         env = {
             str(item["name"]): str(item["value"])
             for item in container.get("env", ())

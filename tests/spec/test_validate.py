@@ -309,17 +309,14 @@ def test_nas_config_is_refused(errors_of: Any, document: dict[str, Any]) -> None
 MC = "spec.metricsCollectorSpec"
 
 
-@pytest.mark.parametrize("kind", ["TensorFlowEvent", "PrometheusMetric", "Custom", "Push"])
-def test_unsupported_collectors_parse_but_are_refused(
-    errors_of: Any, document: dict[str, Any], kind: str
-) -> None:
+def test_custom_collector_parses_but_is_refused(errors_of: Any, document: dict[str, Any]) -> None:
     document["spec"]["metricsCollectorSpec"] = {
-        "collector": {"kind": kind},
-        "source": {"httpGet": {"port": 8080, "path": "/metrics"}},
+        "collector": {"kind": "Custom", "customCollector": {"name": "sidecar"}},
     }
 
     assert errors_of(document).at(f"{MC}.collector.kind") == (
-        f"the {kind} metrics collector is not supported yet; use StdOut, File or None"
+        "the Custom metrics collector is not supported; use StdOut, File, TensorFlowEvent, "
+        "PrometheusMetric, Push or None"
     )
 
 
@@ -369,9 +366,7 @@ def test_file_collector_checks(errors_of: Any, document: dict[str, Any]) -> None
 
     errors = errors_of(document)
 
-    assert errors.at(f"{MC}.source.fileSystemPath.path") == (
-        "must be an absolute path, got 'metrics.log'"
-    )
+    assert f"{MC}.source.fileSystemPath.path" not in errors.paths  # relative: to the trial's cwd
     assert errors.at(f"{MC}.source.fileSystemPath.kind") == (
         "must be File for the File metrics collector"
     )
@@ -389,3 +384,93 @@ def test_bad_file_format(errors_of: Any, document: dict[str, Any]) -> None:
     assert errors_of(document).at(f"{MC}.source.fileSystemPath.format") == (
         "must be 'TEXT' or 'JSON', got 'CSV'"
     )
+
+
+def test_tensorflow_event_collector_checks(errors_of: Any, document: dict[str, Any]) -> None:
+    document["spec"]["metricsCollectorSpec"] = {
+        "collector": {"kind": "TensorFlowEvent"},
+        "source": {
+            "fileSystemPath": {"path": "/logs", "kind": "File", "format": "TEXT"},
+            "filter": {"metricsFormat": [r"(\w+)=(\d+)"]},
+            "httpGet": {"port": 8080},
+        },
+    }
+
+    errors = errors_of(document)
+
+    assert errors.at(f"{MC}.source.fileSystemPath.kind") == (
+        "must be Directory for the TensorFlowEvent metrics collector"
+    )
+    assert errors.at(f"{MC}.source.fileSystemPath.format").startswith("must be omitted")
+    assert errors.at(f"{MC}.source.filter") == "is not used by the TensorFlowEvent collector"
+    assert errors.at(f"{MC}.source.httpGet") == "is not used by the TensorFlowEvent collector"
+
+
+def test_prometheus_collector_checks(errors_of: Any, document: dict[str, Any]) -> None:
+    document["spec"]["objective"]["additionalMetricNames"] = ["val-loss"]
+    document["spec"]["metricsCollectorSpec"] = {
+        "collector": {"kind": "PrometheusMetric"},
+        "source": {
+            "httpGet": {
+                "port": "metrics",
+                "path": "metrics",
+                "scheme": "HTTPS",
+                "host": "10.0.0.1",
+                "httpHeaders": [{"name": "a", "value": "b"}],
+            },
+            "fileSystemPath": {"path": "/logs"},
+        },
+    }
+
+    errors = errors_of(document)
+
+    http = f"{MC}.source.httpGet"
+    assert errors.at(f"{http}.port").startswith("must be a port number")
+    assert errors.at(f"{http}.path") == "must start with '/', got 'metrics'"
+    assert errors.at(f"{http}.scheme").startswith("must be HTTP")
+    assert errors.at(f"{http}.host").startswith("must be omitted")
+    assert errors.at(f"{http}.httpHeaders") == "are not supported by the PrometheusMetric collector"
+    assert errors.at(f"{MC}.source.fileSystemPath") == (
+        "is not used by the PrometheusMetric collector"
+    )
+    assert errors.at("spec.objective.additionalMetricNames[0]").startswith(
+        "is not a Prometheus metric name"
+    )
+
+
+@pytest.mark.parametrize(
+    ("collector", "expected"),
+    [
+        ({"collector": {"kind": "TensorFlowEvent"}}, {"directory": "/var/log/katib/tfevent/"}),
+        (
+            {
+                "collector": {"kind": "TensorFlowEvent"},
+                "source": {"fileSystemPath": {"path": "runs", "kind": "Directory"}},
+            },
+            {"directory": "runs"},
+        ),
+        (
+            {"collector": {"kind": "PrometheusMetric"}},
+            {"http_port": 8080, "http_path": "/metrics"},
+        ),
+        (
+            {"collector": {"kind": "PrometheusMetric"}, "source": {"httpGet": {"port": 9100}}},
+            {"http_port": 9100, "http_path": "/metrics"},
+        ),
+        (
+            {"collector": {"kind": "File"}, "source": {"fileSystemPath": {"path": "m.log"}}},
+            {"file_path": "m.log"},
+        ),
+        ({"collector": {"kind": "Push"}}, {}),
+    ],
+)
+def test_collector_kinds_convert_with_katib_defaults(
+    document: dict[str, Any], collector: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    document["spec"]["metricsCollectorSpec"] = collector
+
+    converted = load_experiment(document).metrics_collector
+
+    assert converted.kind.value == collector["collector"]["kind"]
+    for name, value in expected.items():
+        assert getattr(converted, name) == value

@@ -22,7 +22,12 @@ from tuner.spec._crd import experiment_crd
 from tuner.spec._errors import ExperimentError, FieldError
 from tuner.spec._experiment import Experiment
 from tuner.spec._load import load_experiment
-from tuner.spec._metrics_collector import CollectorKind, FileFormat, MetricsCollector
+from tuner.spec._metrics_collector import (
+    CollectorKind,
+    FileFormat,
+    MetricsCollector,
+    check_prometheus_metric_name,
+)
 from tuner.spec._render import primary_container, render_trial_job
 from tuner.spec._trial_template import MetadataReference, TrialParameter, TrialTemplate
 
@@ -36,6 +41,7 @@ __all__ = [
     "MetricsCollector",
     "TrialParameter",
     "TrialTemplate",
+    "check_prometheus_metric_name",
     "experiment_crd",
     "load_experiment",
     "primary_container",

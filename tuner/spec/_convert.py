@@ -60,6 +60,12 @@ __all__ = [
 
 DEFAULT_FILE_PATH = "/var/log/katib/metrics.log"
 """Katib's default metrics file of the File collector."""
+DEFAULT_EVENT_DIRECTORY = "/var/log/katib/tfevent/"
+"""Katib's default event file directory of the TensorFlowEvent collector."""
+DEFAULT_PROMETHEUS_PORT = 8080
+"""Katib's default port of the PrometheusMetric collector."""
+DEFAULT_PROMETHEUS_PATH = "/metrics"
+"""Katib's default URL path of the PrometheusMetric collector."""
 
 _T = TypeVar("_T")
 
@@ -309,7 +315,7 @@ def convert_trial_template(section: TrialTemplateSection) -> TrialTemplate:
 
 
 def convert_metrics_collector(section: MetricsCollectorSection) -> MetricsCollector:
-    """The metrics collector, with Katib's default file path and format for ``File``.
+    """The metrics collector, with Katib's defaults for its file, directory or endpoint.
 
     ``section`` must have passed the checks. An empty ``metricsFormat`` stays empty: it
     means the collector's own default format.
@@ -326,12 +332,17 @@ def convert_metrics_collector(section: MetricsCollectorSection) -> MetricsCollec
             file_path=(path.path if path else None) or DEFAULT_FILE_PATH,
             file_format=file_format,
         )
-    if kind is CollectorKind.STDOUT:
-        return MetricsCollector(kind=kind, metrics_format=formats)
-    http = source.http_get if source else None
-    return MetricsCollector(
-        kind=kind,
-        metrics_format=formats,
-        http_port=http.port if http and isinstance(http.port, int) else None,
-        http_path=http.path if http else None,
-    )
+    if kind is CollectorKind.TENSORFLOW_EVENT:
+        path = source.file_system_path if source else None
+        return MetricsCollector(
+            kind=kind, directory=(path.path if path else None) or DEFAULT_EVENT_DIRECTORY
+        )
+    if kind is CollectorKind.PROMETHEUS_METRIC:
+        http = source.http_get if source else None
+        port = http.port if http and isinstance(http.port, int) else None
+        return MetricsCollector(
+            kind=kind,
+            http_port=DEFAULT_PROMETHEUS_PORT if port is None else port,
+            http_path=(http.path if http else None) or DEFAULT_PROMETHEUS_PATH,
+        )
+    return MetricsCollector(kind=kind, metrics_format=formats)

@@ -12,6 +12,7 @@ __all__ = [
     "FileSystemKind",
     "MetricsCollector",
     "check_metrics_format",
+    "check_prometheus_metric_name",
 ]
 
 
@@ -62,9 +63,13 @@ class MetricsCollector:
     kind: CollectorKind = CollectorKind.STDOUT
     metrics_format: tuple[str, ...] = ()
     file_path: str | None = None
-    """For ``File``: the absolute path of the metrics file."""
+    """For ``File``: the metrics file; a relative path is relative to the trial's working
+    directory."""
     file_format: FileFormat | None = None
     """For ``File``: how the metrics file is written."""
+    directory: str | None = None
+    """For ``TensorFlowEvent``: the directory of the event files; a relative path is
+    relative to the trial's working directory."""
     http_port: int | None = None
     """For ``PrometheusMetric``: the port the trial serves its metrics on."""
     http_path: str | None = None
@@ -105,6 +110,33 @@ def check_metrics_format(pattern: str) -> str | None:
             "the first capture group (the metric name) must not contain capture groups; "
             "use (?:...) inside it"
         )
+    return None
+
+
+_PROMETHEUS_NAME = re.compile(
+    r'[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{\s*(?:[a-zA-Z_]\w*\s*=\s*"(?:[^"\\]|\\.)*"\s*(?:,\s*|(?=\})))*\})?'
+)
+
+
+_NOT_PROMETHEUS = (
+    'is not a Prometheus metric name: letters, digits, _ and :, then maybe {label="value"}'
+)
+
+
+def check_prometheus_metric_name(name: str) -> str | None:
+    """What keeps a metric name from naming a Prometheus sample, or None when it can.
+
+    The ``PrometheusMetric`` collector reads a metric from the sample of that name; label
+    matchers in braces may pick one of several samples.
+
+    Examples:
+        >>> check_prometheus_metric_name('loss{split="validation"}') is None
+        True
+        >>> check_prometheus_metric_name("val-loss")
+        'is not a Prometheus metric name: letters, digits, _ and :, then maybe {label="value"}'
+    """
+    if _PROMETHEUS_NAME.fullmatch(name) is None:
+        return _NOT_PROMETHEUS
     return None
 
 

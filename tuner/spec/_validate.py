@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Sequence
 
@@ -13,6 +12,7 @@ from tuner.spec._metrics_collector import (
     FileFormat,
     FileSystemKind,
     check_metrics_format,
+    check_prometheus_metric_name,
 )
 from tuner.spec._model import (
     AlgorithmSection,
@@ -23,6 +23,7 @@ from tuner.spec._model import (
     ObjectMetadata,
     ParameterSection,
     SettingSpec,
+    SourceSpec,
     parse_number,
 )
 from tuner.spec._sections import Sections
@@ -30,7 +31,14 @@ from tuner.spec._validate_template import check_trial_template
 
 __all__ = ["CONVERTIBLE_COLLECTORS", "check"]
 
-CONVERTIBLE_COLLECTORS = (CollectorKind.STDOUT, CollectorKind.FILE, CollectorKind.NONE)
+CONVERTIBLE_COLLECTORS = (
+    CollectorKind.STDOUT,
+    CollectorKind.FILE,
+    CollectorKind.TENSORFLOW_EVENT,
+    CollectorKind.PROMETHEUS_METRIC,
+    CollectorKind.PUSH,
+    CollectorKind.NONE,
+)
 
 _NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _NAME_RULE = (
@@ -73,7 +81,7 @@ def check(sections: Sections, errors: ErrorSink) -> None:
             errors=errors,
         )
     if sections.metrics_collector is not None:
-        _check_metrics_collector(sections.metrics_collector, errors)
+        _check_metrics_collector(sections.metrics_collector, sections.objective, errors)
 
 
 def _check_metadata(metadata: ObjectMetadata, errors: ErrorSink) -> None:
@@ -256,13 +264,16 @@ def _check_settings(settings: Sequence[SettingSpec], at: Loc, errors: ErrorSink)
 # -- metrics collector -----------------------------------------------------------------------
 
 
-def _check_metrics_collector(section: MetricsCollectorSection, errors: ErrorSink) -> None:
+def _check_metrics_collector(
+    section: MetricsCollectorSection, objective: ObjectiveSection | None, errors: ErrorSink
+) -> None:
     at: Loc = ("spec", "metricsCollectorSpec")
     kind = section.collector.kind if section.collector is not None else CollectorKind.STDOUT
     if kind not in CONVERTIBLE_COLLECTORS:
         errors.add(
             (*at, "collector", "kind"),
-            f"the {kind.value} metrics collector is not supported yet; use StdOut, File or None",
+            f"the {kind.value} metrics collector is not supported; use StdOut, File, "
+            "TensorFlowEvent, PrometheusMetric, Push or None",
         )
     source = section.source
     if source is not None and source.filter is not None:
@@ -270,16 +281,75 @@ def _check_metrics_collector(section: MetricsCollectorSection, errors: ErrorSink
             problem = check_metrics_format(pattern)
             if problem is not None:
                 errors.add((*at, "source", "filter", "metricsFormat", index), problem)
-    if kind is CollectorKind.FILE:
-        path = source.file_system_path if source is not None else None
-        file_at: Loc = (*at, "source", "fileSystemPath")
-        if path is not None:
-            if path.path is not None and not posixpath.isabs(path.path):
-                errors.add((*file_at, "path"), f"must be an absolute path, got {path.path!r}")
-            if path.kind is FileSystemKind.DIRECTORY:
-                errors.add((*file_at, "kind"), "must be File for the File metrics collector")
-            if path.format is FileFormat.JSON and source is not None and source.filter is not None:
-                errors.add(
-                    (*at, "source", "filter"),
-                    "must be omitted when the metrics file is JSON (each line names its metrics)",
-                )
+    if source is None:
+        return
+    file_at: Loc = (*at, "source", "fileSystemPath")
+    path = source.file_system_path
+    if kind is CollectorKind.FILE and path is not None:
+        if path.kind is FileSystemKind.DIRECTORY:
+            errors.add((*file_at, "kind"), "must be File for the File metrics collector")
+        if path.format is FileFormat.JSON and source.filter is not None:
+            errors.add(
+                (*at, "source", "filter"),
+                "must be omitted when the metrics file is JSON (each line names its metrics)",
+            )
+    unused = {
+        CollectorKind.TENSORFLOW_EVENT: ("filter", "httpGet"),
+        CollectorKind.PROMETHEUS_METRIC: ("filter", "fileSystemPath"),
+    }.get(kind, ())
+    for field in unused:
+        if getattr(source, _SOURCE_FIELDS[field]) is not None:
+            errors.add((*at, "source", field), f"is not used by the {kind.value} collector")
+    if kind is CollectorKind.TENSORFLOW_EVENT and path is not None:
+        if path.kind is FileSystemKind.FILE:
+            errors.add(
+                (*file_at, "kind"), "must be Directory for the TensorFlowEvent metrics collector"
+            )
+        if path.format is not None:
+            errors.add(
+                (*file_at, "format"),
+                "must be omitted for the TensorFlowEvent metrics collector (event files "
+                "have one format)",
+            )
+    if kind is CollectorKind.PROMETHEUS_METRIC:
+        _check_http_get(source, (*at, "source", "httpGet"), errors)
+        if objective is not None:
+            _check_prometheus_names(objective, errors)
+
+
+_SOURCE_FIELDS = {"filter": "filter", "httpGet": "http_get", "fileSystemPath": "file_system_path"}
+
+
+def _check_http_get(source: SourceSpec, at: Loc, errors: ErrorSink) -> None:
+    http = source.http_get
+    if http is None:
+        return
+    if http.port is not None and not isinstance(http.port, int):
+        errors.add(
+            (*at, "port"),
+            f"must be a port number (named ports are not resolved), got {http.port!r}",
+        )
+    if http.path is not None and not http.path.startswith("/"):
+        errors.add((*at, "path"), f"must start with '/', got {http.path!r}")
+    if http.scheme == "HTTPS":
+        errors.add((*at, "scheme"), "must be HTTP: the collector scrapes the trial over plain HTTP")
+    if http.host:
+        errors.add(
+            (*at, "host"),
+            "must be omitted: the collector scrapes the trial on 127.0.0.1, beside it",
+        )
+    if http.http_headers:
+        errors.add((*at, "httpHeaders"), "are not supported by the PrometheusMetric collector")
+
+
+def _check_prometheus_names(objective: ObjectiveSection, errors: ErrorSink) -> None:
+    at: Loc = ("spec", "objective")
+    named: list[tuple[Loc, str]] = [((*at, "objectiveMetricName"), objective.objective_metric_name)]
+    named += [
+        ((*at, "additionalMetricNames", index), name)
+        for index, name in enumerate(objective.additional_metric_names)
+    ]
+    for loc, name in named:
+        problem = check_prometheus_metric_name(name)
+        if problem is not None:
+            errors.add(loc, f"{problem}, as the PrometheusMetric collector reads it from a sample")
