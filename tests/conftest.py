@@ -82,6 +82,16 @@ class _Server:
             self.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _own_spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Collectors started by a test spool undelivered measurements under its own directory.
+
+    Otherwise they would share ``.tuner-spool`` in the working directory, and a later
+    test's reporter of the same trial id would deliver an earlier test's leftovers.
+    """
+    monkeypatch.setenv("TUNER_SPOOL_DIR", str(tmp_path / "tuner-spool"))
+
+
 @pytest.fixture(scope="session")
 def _servers() -> Iterator[dict[str, _Server]]:
     servers = {

@@ -9,13 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from tuner.collectors import MeasurementReporter
+from tuner.collectors._spool import flush_spools
 from tuner.errors import FailedPreconditionError, InvalidArgumentError, UnavailableError
-from tuner.trial import Measurement
+from tuner.trial import CollectorDiagnostics, Measurement
 
 if TYPE_CHECKING:
     from tuner.backend import Backend
@@ -23,11 +25,21 @@ if TYPE_CHECKING:
 DEADLINE = 10.0
 
 
+@pytest.fixture(autouse=True)
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every reporter here spools under the test's own directory."""
+    directory = tmp_path / "spool"
+    monkeypatch.setenv("TUNER_SPOOL_DIR", str(directory))
+    return directory
+
+
 class RecordingBackend:
     """Records each ``report_measurements`` call; fails the first ``failures`` calls."""
 
     def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
         self.calls: list[tuple[int, list[Measurement]]] = []
+        self.tried: list[list[Measurement]] = []
+        self.diagnostics: list[CollectorDiagnostics] = []
         self.attempts = 0
         self.failures = failures
         self.error = error or UnavailableError("down")
@@ -35,13 +47,22 @@ class RecordingBackend:
         self.gate.set()
         self._lock = threading.Lock()
 
-    def report_measurements(self, trial_id: int, measurements: Sequence[Measurement]) -> None:
+    def report_measurements(
+        self,
+        trial_id: int,
+        measurements: Sequence[Measurement],
+        *,
+        diagnostics: CollectorDiagnostics | None = None,
+    ) -> None:
         self.gate.wait()
         with self._lock:
             self.attempts += 1
+            self.tried.append(list(measurements))
             if self.attempts <= self.failures:
                 raise self.error
             self.calls.append((trial_id, list(measurements)))
+            if diagnostics is not None:
+                self.diagnostics.append(diagnostics)
 
     @property
     def measurements(self) -> list[Measurement]:
@@ -171,35 +192,131 @@ def test_unavailable_is_retried_with_backoff() -> None:
     assert summary(backend.measurements) == [(1, {"loss": 1.0})]
 
 
-def test_a_batch_that_keeps_failing_waits_for_the_next_interval() -> None:
+def test_after_repeated_failures_batches_go_to_the_spool_and_come_back_in_order(
+    spool_dir: Path,
+) -> None:
     backend = RecordingBackend(failures=4)
     reporter = MeasurementReporter(
         as_backend(backend), 1, flush_interval=0.05, retry_attempts=2, retry_backoff=0.01
     )
     reporter.record("loss", 1.0, step=1)
+    wait_for(lambda: reporter.n_spooled == 1)
+    assert reporter.spool_path is not None and reporter.spool_path.parent == spool_dir
     reporter.record("loss", 2.0, step=2)
-    wait_for(lambda: len(backend.measurements) == 2)  # third round of attempts succeeds
+    wait_for(lambda: len(backend.measurements) == 2)
     assert backend.attempts == 5
     assert summary(backend.measurements) == [(1, {"loss": 1.0}), (2, {"loss": 2.0})]
     assert reporter.close()
+    assert list(spool_dir.iterdir()) == []  # an empty spool is removed
 
 
-def test_close_gives_up_when_the_service_stays_down(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_retried_batch_keeps_its_report_ids() -> None:
+    backend = RecordingBackend(failures=1)
+    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=60, retry_backoff=0.01)
+    reporter.record("loss", 1.0)
+    reporter.record("loss", 2.0)
+    assert reporter.close()
+    failed, delivered = backend.tried
+    ids = [m.report_id for m in delivered]
+    assert [m.report_id for m in failed] == ids
+    assert ids == [f"{reporter.reporter_id}:1", f"{reporter.reporter_id}:2"]
+
+
+def test_close_leaves_the_rest_in_the_spool_for_a_later_flush(
+    spool_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     backend = RecordingBackend(failures=10**9)
     reporter = MeasurementReporter(
         as_backend(backend),
         3,
         batch_size=2,
         flush_interval=60,
-        retry_attempts=3,
+        retry_attempts=2,
         retry_backoff=0.001,
     )
     for step in range(5):
         reporter.record("loss", step, step=step)
-    assert not reporter.close()
+    assert not reporter.close(timeout=0.2)
+    assert reporter.n_lost == 0
+    assert reporter.n_spooled == 5
+    assert "5 measurements stay in" in caplog.text
+    assert reporter.spool_path is not None and reporter.spool_path.exists()
+
+    backend.failures = 0
+    assert flush_spools(as_backend(backend), 3, spool_dir) == (5, 0)
+    assert [m.step for m in backend.measurements] == [0, 1, 2, 3, 4]
+    assert len({m.report_id for m in backend.measurements}) == 5
+    assert list(spool_dir.iterdir()) == []
+    assert flush_spools(as_backend(backend), 3, spool_dir) == (0, 0)
+
+
+def test_the_next_reporter_of_the_trial_delivers_a_leftover_spool(spool_dir: Path) -> None:
+    down = RecordingBackend(failures=10**9)
+    first = MeasurementReporter(as_backend(down), 4, retry_attempts=1, flush_interval=60)
+    first.record("loss", 1.0, step=1)
+    first.close(timeout=0.1)
+    assert first.n_spooled == 1
+    up = RecordingBackend()
+    second = MeasurementReporter(as_backend(up), 4, flush_interval=60)
+    second.record("loss", 2.0, step=2)
+    assert second.close()
+    assert [(m.step, m.report_id.split(":")[0]) for m in up.measurements] == [
+        (1, first.reporter_id),
+        (2, second.reporter_id),
+    ]
+
+
+def test_a_living_reporters_spool_is_not_taken(spool_dir: Path) -> None:
+    backend = RecordingBackend(failures=10**9)
+    reporter = MeasurementReporter(as_backend(backend), 5, retry_attempts=1, flush_interval=0.02)
+    reporter.record("loss", 1.0)
+    wait_for(lambda: reporter.n_spooled == 1)
+    assert flush_spools(as_backend(RecordingBackend()), 5, spool_dir) == (0, 0)
+    reporter.close(timeout=0)
+
+
+def test_a_full_spool_drops_the_oldest_and_says_so(
+    spool_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = RecordingBackend(failures=10**9)
+    reporter = MeasurementReporter(
+        as_backend(backend), 6, retry_attempts=1, flush_interval=0.02, spool_max_bytes=1000
+    )
+    for step in range(40):
+        reporter.record("loss", 0.5, step=step)
+    reporter.close(timeout=0.3)
+    assert reporter.n_dropped > 0
+    assert reporter.n_spooled + reporter.n_dropped == 40
+    assert "is full; dropped the" in caplog.text
+    backend.failures = 0
+    delivered, _ = flush_spools(as_backend(backend), 6, spool_dir)
+    steps = [m.step for m in backend.measurements]
+    assert steps == list(range(40 - delivered, 40))  # the newest are kept
+    assert reporter.diagnostics().n_dropped == reporter.n_dropped
+
+
+def test_without_a_spool_the_undelivered_are_counted_lost(caplog: pytest.LogCaptureFixture) -> None:
+    backend = RecordingBackend(failures=10**9)
+    reporter = MeasurementReporter(
+        as_backend(backend), 3, flush_interval=60, retry_backoff=0.001, spool_dir=None
+    )
+    for step in range(5):
+        reporter.record("loss", step, step=step)
+    assert not reporter.close(timeout=0.2)
     assert reporter.n_lost == 5
-    assert backend.attempts == 3  # one bounded round, then the rest is given up with it
     assert "5 measurements were not delivered" in caplog.text
+
+
+def test_diagnostics_go_with_the_next_call() -> None:
+    backend = RecordingBackend()
+    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=0.02)
+    reporter.record_unparseable("loss=high", source="stdout")
+    wait_for(lambda: len(backend.diagnostics) == 1)
+    assert backend.diagnostics[0].n_unparseable == 1
+    assert backend.measurements == []  # sent alone, with no measurement
+    reporter.record("loss", 1.0)
+    assert reporter.close()
+    assert len(backend.diagnostics) == 1  # unchanged since: not sent again
 
 
 def test_a_refused_batch_is_dropped_and_the_rest_still_sent(
@@ -229,12 +346,16 @@ def test_close_with_nothing_recorded_returns_at_once() -> None:
     assert backend.calls == []
 
 
-def test_close_times_out_on_a_hung_service() -> None:
+@pytest.mark.timeout(10)
+def test_close_spools_a_call_that_hangs_past_the_grace_period(spool_dir: Path) -> None:
     backend = RecordingBackend()
     backend.gate.clear()
-    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=60)
+    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=0.01)
     reporter.record("loss", 1.0)
+    wait_for(lambda: reporter.n_recorded == 1 and backend.gate.is_set() is False)
+    time.sleep(0.05)  # let the thread enter the hung call
     assert not reporter.close(timeout=0.05)
+    assert reporter.n_spooled == 1
     backend.gate.set()
 
 
