@@ -165,13 +165,15 @@ class Controller:
             it goes on.
         """
         self.start()
+        if self._stop_requested.is_set():
+            # before settling: a trial whose Job vanished with its deleted owner is
+            # interrupted (left ACTIVE), not failed
+            return self._interrupt()
         self._settle_finished()
         self._stop_early()
         ended = self._check_end()
         if ended is not None:
             return self._finish(*ended)
-        if self._stop_requested.is_set():
-            return self._interrupt()
         self._launch_more()
         self._publish()
         return None

@@ -1,7 +1,15 @@
-"""The Kubernetes operator: runs each ``Experiment`` custom resource's trials as Jobs."""
+"""The Kubernetes operator: runs each ``Experiment`` custom resource's trials as Jobs.
+
+:class:`Operator` watches Experiments (one namespace or all), runs each one's
+:class:`~tuner.controller.Controller` with a :class:`~tuner.runners.KubernetesRunner`, and
+writes its ``.status`` (shape: :mod:`tuner.operator._status`). :func:`run_operator` is
+``tuner operator``: it connects to the cluster and the service, and runs until stopped.
+The ``kubernetes`` client is imported only when an operator is built.
+"""
 
 from __future__ import annotations
 
+from tuner.operator._operator import Operator, RunnerFactory, kubernetes_runners, study_name_of
 from tuner.operator._status import (
     Condition,
     ExperimentStatus,
@@ -17,11 +25,15 @@ from tuner.operator._status import (
 __all__ = [
     "Condition",
     "ExperimentStatus",
+    "Operator",
     "OptimalTrial",
     "Phase",
     "Reason",
+    "RunnerFactory",
     "TrialCounts",
     "build_status",
     "current_phase",
+    "kubernetes_runners",
     "optimal_trial",
+    "study_name_of",
 ]

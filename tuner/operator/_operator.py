@@ -1,0 +1,497 @@
+"""The operator: a watch loop around an idempotent reconcile of one Experiment.
+
+Why not kopf: kopf keeps its own state in annotations and finalizers on our objects, retries
+a failing handler after 60 s by default, and runs handlers in its own event loop, which
+makes every test a timing test. Here the whole decision is :meth:`Operator.reconcile`, a
+plain function of (the Experiment as the API server has it, the study in the service, the
+experiment's controller if one runs): tests call it directly, with no thread, and play the
+cluster themselves. The loop around it is small: one thread watches Experiments (always
+with ``timeoutSeconds``, then lists again, which is also the resync), one worker takes
+``(namespace, name)`` keys off a deduplicating queue and reconciles them; each running
+Experiment's :class:`~tuner.controller.Controller` has a thread of its own and asks for a
+reconcile whenever its progress changes or it ends.
+
+Each Experiment ``<name>`` in namespace ``<ns>`` is the study ``<ns>/<name>`` in the
+service, so equal names in two namespaces never share anything. The store is the source
+of truth: an operator that restarts (or dies) creates nothing twice; its new controllers
+adopt the trials' Jobs, found by label, and relaunch trials whose Job is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tuner.controller import Controller, ExperimentEnd, ExperimentOutcome
+from tuner.errors import AlreadyExistsError, InvalidArgumentError
+from tuner.operator._queue import WorkQueue
+from tuner.operator._resources import API_VERSION, KIND, ExperimentApi, Gone
+from tuner.operator._run import ExperimentRun
+from tuner.operator._status import (
+    ExperimentStatus,
+    Phase,
+    Reason,
+    TrialCounts,
+    build_status,
+    current_phase,
+    optimal_trial,
+)
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from tuner.backend import Backend
+    from tuner.controller import ExperimentResult, Progress
+    from tuner.runners import KubernetesOwner, Runner
+    from tuner.spec import Experiment
+    from tuner.trial import Trial
+
+__all__ = ["Operator", "RunnerFactory", "kubernetes_runners", "study_name_of"]
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+"""An Experiment by (namespace, name)."""
+
+_END_REASONS = {
+    ExperimentEnd.GOAL_REACHED: Reason.GOAL_REACHED,
+    ExperimentEnd.MAX_TRIALS_REACHED: Reason.MAX_TRIALS_REACHED,
+    ExperimentEnd.SUGGESTION_END_REACHED: Reason.SUGGESTION_END_REACHED,
+    ExperimentEnd.MAX_FAILED_TRIALS_REACHED: Reason.MAX_FAILED_TRIALS_REACHED,
+}
+_RUNNING_MESSAGE = "the operator runs its trials as Jobs"
+
+
+class RunnerFactory(Protocol):
+    """Builds the runner of one Experiment's trials."""
+
+    def __call__(self, experiment: Experiment, owner: KubernetesOwner) -> Runner:
+        """A runner for ``experiment``, whose Jobs ``owner`` owns.
+
+        Raises:
+            InvalidArgumentError: The experiment cannot run this way (``field`` says why).
+        """
+        ...
+
+
+def kubernetes_runners(
+    api_client: ApiClient, *, service_endpoint: str, retain: bool | None = None
+) -> RunnerFactory:
+    """Runners of trials as Jobs in the Experiment's namespace (:class:`KubernetesRunner`).
+
+    Args:
+        api_client: A configured ``kubernetes.client.ApiClient``.
+        service_endpoint: The service as the trials' pods reach it (``TUNER_SERVICE_ENDPOINT``).
+        retain: Keep finished Jobs; None: as each experiment's ``trialTemplate.retain``.
+    """
+    from tuner.runners import KubernetesRunner
+
+    def build(experiment: Experiment, owner: KubernetesOwner) -> Runner:
+        return KubernetesRunner(
+            api_client=api_client,
+            experiment=experiment,
+            owner=owner,
+            service_endpoint=service_endpoint,
+            retain=retain,
+        )
+
+    return build
+
+
+def study_name_of(namespace: str, name: str) -> str:
+    """The study of Experiment ``name`` in ``namespace``: ``<namespace>/<name>``."""
+    return f"{namespace}/{name}"
+
+
+def _job_name(experiment: Experiment, trial: Trial) -> str:
+    from tuner.runners import trial_job_name
+
+    return trial_job_name(experiment.name, trial.number)
+
+
+class Operator:
+    """Runs the trials of every ``Experiment`` in scope and keeps its ``.status``.
+
+    Use it as a context manager (or :meth:`start` / :meth:`stop`), or call
+    :meth:`reconcile` yourself with ``threads=False``.
+
+    Args:
+        api_client: A configured ``kubernetes.client.ApiClient``.
+        backend: The service: a :class:`tuner.client.Client`, or an in-process core.
+        runner_factory: Builds each Experiment's runner (its Jobs carry the owner).
+        namespace: Watch only this namespace; None watches all.
+        poll_interval: Seconds between a controller's polls of its Jobs.
+        watch_timeout: ``timeoutSeconds`` of each watch; the Experiments are listed again
+            (a resync) whenever a watch ends.
+        retry_delay: Seconds before a failed reconcile, or a controller that raised, is
+            tried again.
+        threads: False: no controller threads; each :meth:`reconcile` advances the
+            Experiment's controller by one step (deterministic tests).
+    """
+
+    def __init__(
+        self,
+        api_client: ApiClient,
+        backend: Backend,
+        *,
+        runner_factory: RunnerFactory,
+        namespace: str | None = None,
+        poll_interval: float = 1.0,
+        watch_timeout: int = 30,
+        retry_delay: float = 5.0,
+        threads: bool = True,
+    ) -> None:
+        self._api = ExperimentApi(api_client, namespace)
+        self._backend = backend
+        self._runner_factory = runner_factory
+        self._poll_interval = poll_interval
+        self._watch_timeout = watch_timeout
+        self._retry_delay = retry_delay
+        self._threads = threads
+        self._runs: dict[Key, ExperimentRun] = {}
+        self._runs_lock = threading.Lock()
+        self._queue: WorkQueue[Key] = WorkQueue()
+        self._stopping = threading.Event()
+        self._loop_threads: list[threading.Thread] = []
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace watched; None for all."""
+        return self._api.namespace
+
+    def running(self) -> list[Key]:
+        """The Experiments whose controller runs now, as (namespace, name)."""
+        with self._runs_lock:
+            return sorted(key for key, run in self._runs.items() if not run.is_over)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching and reconciling in background threads."""
+        self._stopping.clear()
+        for target, name in ((self._watch_loop, "watch"), (self._work_loop, "reconcile")):
+            thread = threading.Thread(target=target, name=f"tuner-operator-{name}", daemon=True)
+            thread.start()
+            self._loop_threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop and every controller, leaving the trials' Jobs running.
+
+        Like an operator that is shut down (or dies): the next one adopts the Jobs.
+        """
+        self._stopping.set()
+        with self._runs_lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.controller.request_stop(stop_trials=False)
+        for run in runs:
+            if not run.join(timeout):
+                logger.warning("experiment %s: controller still running", run.experiment.name)
+            run.close()
+        with self._runs_lock:
+            self._runs.clear()
+        for thread in self._loop_threads:
+            thread.join(timeout)
+        self._loop_threads.clear()
+
+    def __enter__(self) -> Operator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _watch_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                items, version = self._api.list()
+                keys = {_key(item) for item in items}
+                with self._runs_lock:
+                    keys.update(self._runs)  # ones deleted while nobody watched
+                for key in sorted(keys):
+                    self._queue.add(key)
+                while not self._stopping.is_set():
+                    for event in self._api.watch(version, self._watch_timeout):
+                        if event.resource_version:
+                            version = event.resource_version
+                        if event.kind in ("ADDED", "MODIFIED", "DELETED"):
+                            self._queue.add((event.namespace, event.name))
+                        if self._stopping.is_set():
+                            return
+                    break  # the watch timed out: list again (resync)
+            except Gone:
+                logger.info("watch of Experiments expired; listing again")
+            except Exception:
+                logger.exception("watching Experiments failed; retrying")
+                self._stopping.wait(self._retry_delay)
+
+    def _work_loop(self) -> None:
+        while not self._stopping.is_set():
+            key = self._queue.get(timeout=0.2)
+            if key is None or self._stopping.is_set():
+                continue
+            try:
+                self.reconcile(*key)
+            except Exception:
+                logger.exception("reconciling Experiment %s/%s failed; retrying", *key)
+                self._queue.add(key, delay=self._retry_delay)
+
+    # -- reconcile -------------------------------------------------------------------------
+
+    def reconcile(self, namespace: str, name: str) -> None:
+        """Bring one Experiment's trials and ``.status`` in line with its spec; idempotent.
+
+        A new Experiment is validated (an invalid one gets the condition ``Failed`` with
+        reason ``InvalidSpec`` and nothing else happens), its study created or resumed,
+        and its controller started; an edited budget is handed to the running
+        controller; a deleted Experiment's controller stops its trials (deleting their
+        Jobs); an ended one writes its final status. ``.status`` is patched only when it
+        changes.
+
+        Raises:
+            kubernetes.client.ApiException: The API server refused a call (the loop
+                retries after ``retry_delay``).
+            TunerError: The service refused a call.
+        """
+        from tuner.spec import ExperimentError, load_experiment
+
+        key = (namespace, name)
+        obj = self._api.get(namespace, name)
+        with self._runs_lock:
+            run = self._runs.get(key)
+        metadata = (obj or {}).get("metadata") or {}
+        if obj is None or metadata.get("deletionTimestamp"):
+            if run is not None:
+                self._end_run(key, run)
+            return
+        if run is not None and run.uid != metadata.get("uid"):
+            logger.info("experiment %s/%s was re-created; stopping the old one", *key)
+            self._end_run(key, run)
+            return  # the new one starts once the old one's controller has returned
+
+        previous = obj.get("status") or {}
+        try:
+            experiment: Experiment | None = load_experiment(obj)
+        except ExperimentError as error:
+            if run is None:
+                study = study_name_of(namespace, name)
+                self._write(obj, _failed(previous, Reason.INVALID_SPEC, str(error), study))
+                return
+            logger.warning(
+                "experiment %s/%s: the edited spec is invalid; running on with the one it "
+                "started with:\n%s",
+                namespace,
+                name,
+                error,
+            )
+            experiment = None
+
+        if run is None:
+            assert experiment is not None
+            if not self._should_run(previous, experiment):
+                return
+            started = self._start_run(obj, experiment)
+            if started is None:
+                return
+            run, previous = started
+            obj = {**obj, "status": previous}
+        elif experiment is not None and experiment.budget != run.controller.budget:
+            logger.info("experiment %s/%s: budget now %s", namespace, name, experiment.budget)
+            run.controller.update_budget(experiment.budget)
+
+        if not self._threads:
+            run.step()
+        if run.error is not None:
+            logger.warning(
+                "experiment %s/%s: restarting its controller in %g s",
+                namespace,
+                name,
+                self._retry_delay,
+            )
+            self._drop(key, run)
+            self._queue.add(key, delay=self._retry_delay)
+            return
+        if run.result is not None and run.result.outcome is ExperimentOutcome.INTERRUPTED:
+            self._drop(key, run)
+            return
+        self._write(obj, self._status_of(previous, run, namespace, name))
+        if run.result is not None:
+            self._drop(key, run)
+
+    def _should_run(self, previous: Mapping[str, Any], experiment: Experiment) -> bool:
+        """Whether an Experiment without a controller needs one: not ended, or restartable.
+
+        An ended one restarts when its budget was raised past the rule that ended it (as
+        Katib restarts an Experiment whose ``maxTrialCount`` grew).
+        """
+        phase = current_phase(previous)
+        if phase is None or not phase.is_final:
+            return True
+        reason = previous["conditions"][-1].get("reason")
+        budget = experiment.budget
+        finished = int(previous.get("trials", 0)) - int(previous.get("trialsRunning", 0))
+        if reason == Reason.MAX_TRIALS_REACHED:
+            return budget.max_trial_count is None or budget.max_trial_count > finished
+        if reason == Reason.MAX_FAILED_TRIALS_REACHED:
+            failed = int(previous.get("trialsFailed", 0))
+            return budget.max_failed_trial_count is None or budget.max_failed_trial_count >= failed
+        return False
+
+    def _start_run(
+        self, obj: Mapping[str, Any], experiment: Experiment
+    ) -> tuple[ExperimentRun, Mapping[str, Any]] | None:
+        """Create or resume the study and start the controller; the run and the status."""
+        metadata = obj["metadata"]
+        namespace, name = str(metadata["namespace"]), str(metadata["name"])
+        key = (namespace, name)
+        study = study_name_of(namespace, name)
+        config = experiment.study_config()
+        previous = obj.get("status") or {}
+        from tuner.runners import KubernetesOwner
+
+        owner = KubernetesOwner(
+            api_version=str(obj.get("apiVersion") or API_VERSION),
+            kind=str(obj.get("kind") or KIND),
+            name=name,
+            uid=str(metadata["uid"]),
+        )
+        try:
+            runner = self._runner_factory(experiment, owner)
+        except InvalidArgumentError as error:
+            self._write(obj, _failed(previous, Reason.INVALID_SPEC, str(error), study))
+            return None
+        try:
+            self._backend.create_study(study, config)
+            created = f"study {study} created"
+        except AlreadyExistsError:
+            stored = self._backend.get_study(study)
+            if not stored.config.is_same_problem(config):
+                runner.close()
+                message = (
+                    f"the service already holds a study {study!r} with a different search "
+                    "space, objective or algorithm; rename the Experiment or delete the old "
+                    f"study (tuner study delete {study})"
+                )
+                self._write(obj, _failed(previous, Reason.STUDY_CONFLICT, message, study))
+                return None
+            created = f"study {study} resumed"
+        controller = Controller(
+            self._backend,
+            runner,
+            study_name=study,
+            budget=experiment.budget,
+            poll_interval=self._poll_interval,
+            on_progress=lambda _progress: self._queue.add(key),
+        )
+        run = ExperimentRun(
+            uid=str(metadata["uid"]),
+            experiment=experiment,
+            controller=controller,
+            runner=runner,
+            on_change=lambda: self._queue.add(key),
+        )
+        with self._runs_lock:
+            self._runs[key] = run
+        logger.info("experiment %s/%s: %s; running it", namespace, name, created)
+        status = build_status(
+            previous,
+            phase=Phase.CREATED,
+            reason=Reason.CREATED,
+            message=created,
+            now=_now(),
+            study_name=study,
+        )
+        if current_phase(previous) in (None, Phase.CREATED):
+            self._write(obj, status)  # Created first, so a watcher sees it before Running
+            previous = status
+        if self._threads:
+            run.start_thread(f"tuner-experiment-{namespace}-{name}")
+        return run, previous
+
+    def _status_of(
+        self, previous: Mapping[str, Any], run: ExperimentRun, namespace: str, name: str
+    ) -> ExperimentStatus:
+        result: ExperimentResult | None = run.result
+        progress: Progress = result.progress if result is not None else run.progress
+        experiment = run.experiment
+        best = progress.best_trial
+        optimal = (
+            optimal_trial(
+                best, objective=experiment.objective, trial_name=_job_name(experiment, best)
+            )
+            if best is not None
+            else None
+        )
+        if result is None:
+            phase, reason, message = Phase.RUNNING, Reason.RUNNING, _RUNNING_MESSAGE
+        else:
+            phase = (
+                Phase.SUCCEEDED if result.outcome is ExperimentOutcome.SUCCEEDED else Phase.FAILED
+            )
+            reason, message = _END_REASONS[result.end], result.reason
+        return build_status(
+            previous,
+            phase=phase,
+            reason=reason,
+            message=message,
+            now=_now(),
+            study_name=study_name_of(namespace, name),
+            counts=TrialCounts(
+                succeeded=progress.succeeded,
+                failed=progress.failed,
+                running=progress.running,
+                early_stopped=progress.early_stopped,
+                infeasible=progress.infeasible,
+            ),
+            optimal=optimal,
+        )
+
+    def _write(self, obj: Mapping[str, Any], status: ExperimentStatus) -> None:
+        """Patch ``.status`` if it differs from the object's; never a no-op patch."""
+        previous = obj.get("status") or {}
+        new: Mapping[str, Any] = status
+        patch = {k: v for k, v in new.items() if previous.get(k) != v}
+        patch.update({k: None for k in _STATUS_KEYS if k in previous and k not in new})
+        if not patch:
+            return
+        metadata = obj["metadata"]
+        logger.debug("experiment %s/%s: status %s", metadata["namespace"], metadata["name"], patch)
+        self._api.patch_status(str(metadata["namespace"]), str(metadata["name"]), patch)
+
+    def _end_run(self, key: Key, run: ExperimentRun) -> None:
+        """Stop a run's trials (deleting their Jobs); drop it once its controller returned."""
+        logger.info("experiment %s/%s is gone; stopping its trials", *key)
+        run.controller.request_stop(stop_trials=True)
+        if not self._threads:
+            run.step()
+        if run.is_over:
+            self._drop(key, run)
+
+    def _drop(self, key: Key, run: ExperimentRun) -> None:
+        run.close()
+        with self._runs_lock:
+            if self._runs.get(key) is run:
+                del self._runs[key]
+
+
+_STATUS_KEYS = frozenset(ExperimentStatus.__annotations__)
+
+
+def _failed(
+    previous: Mapping[str, Any], reason: Reason, message: str, study: str
+) -> ExperimentStatus:
+    return build_status(
+        previous, phase=Phase.FAILED, reason=reason, message=message, now=_now(), study_name=study
+    )
+
+
+def _key(obj: Mapping[str, Any]) -> Key:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
