@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tuner.collectors._watch import MetricSink
@@ -44,11 +44,16 @@ def wait_for(condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
 
 
 def run_collector(
-    kind: str, *options: str, script: str, env: Mapping[str, str], cwd: Path
+    kind: str,
+    *options: str,
+    script: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m tuner.collectors KIND OPTIONS -- python -c SCRIPT``, to its end."""
+    """``python -m tuner.collectors KIND OPTIONS -- python -c SCRIPT ARGS``, to its end."""
     argv = [sys.executable, "-m", "tuner.collectors", kind, *options, "--"]
-    argv += [sys.executable, "-c", script]
+    argv += [sys.executable, "-c", script, *args]
     return subprocess.run(
         argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=DEADLINE, check=False
     )
