@@ -28,7 +28,14 @@ from tuner.collectors._parse import (
     parse_number,
     strip_ansi,
 )
+from tuner.collectors._push import (
+    flush_trial_spools,
+    parse_metric_assignments,
+    report,
+    report_once,
+)
 from tuner.collectors._reporter import MeasurementReporter
+from tuner.collectors._spool import flush_spools
 from tuner.collectors._wrapper import run_stdout_collector, wrap_with_stdout_collector
 from tuner.trial import UnparseableLine
 
@@ -40,7 +47,12 @@ __all__ = [
     "UnparseableLine",
     "UnparseableValue",
     "collector_command",
+    "flush_spools",
+    "flush_trial_spools",
+    "parse_metric_assignments",
     "parse_number",
+    "report",
+    "report_once",
     "run_stdout_collector",
     "strip_ansi",
     "wrap_with_stdout_collector",

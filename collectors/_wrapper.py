@@ -160,12 +160,18 @@ def run_stdout_collector(
     # The handlers stay through the last deliveries: a SIGTERM then must not cut them short
     # (forwarding it to the ended command does nothing; a runner's SIGKILL still ends all).
     with _SignalForwarder() as forwarder:
+        exit_code = None
         try:
             exit_code = _run_command(command, child_env, pump, forwarder, exit_with_parent)
         finally:
             delivered = True
             if reporter is not None:
                 delivered = reporter.close(flush_timeout)
+                if exit_code == 0:
+                    reporter.fail_if_objective_missing(
+                        where="the trial's output (stdout and stderr)",
+                        expectation=_expectation(parser),
+                    )
             _close_backend(backend)
     if pump.is_started:
         _log_summary(parser, pump, reporter, delivered)
@@ -347,6 +353,12 @@ def _is_terminal_foreground() -> bool:
     return False
 
 
+def _expectation(parser: MetricLineParser) -> str:
+    if parser.is_json_lines:
+        return "JSON objects with those keys, one per line"
+    return "lines matching the metrics format (by default name=value pairs)"
+
+
 def _log_summary(
     parser: MetricLineParser,
     pump: _OutputPump,
@@ -362,15 +374,11 @@ def _log_summary(
             "metric values read: %s; %d measurements delivered%s",
             found,
             reporter.n_delivered,
-            "" if delivered else f", {reporter.n_lost} lost",
+            "" if delivered else f", {reporter.n_lost} lost, {reporter.n_spooled} spooled",
         )
     missing = sorted(parser.metric_names - set(counts))
     if missing:
-        expected = (
-            "JSON objects with those keys, one per line"
-            if parser.is_json_lines
-            else "lines matching the metrics format (by default name=value pairs)"
-        )
+        expected = _expectation(parser)
         logger.warning("no value of %s in the output; expected %s", ", ".join(missing), expected)
     if parser.n_unparseable:
         examples = ", ".join(f"{v.name}={v.text!r}" for v in parser.unparseable_examples)

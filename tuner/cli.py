@@ -82,6 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     trials.add_argument("name")
     _add_backend_options(trials)
     trials.set_defaults(handler=_trials)
+
+    report = commands.add_parser(
+        "report",
+        help="report metrics of the running trial (shell trials with the Push collector)",
+        description=(
+            "Report one measurement for the trial $TUNER_TRIAL_ID to the service at "
+            "$TUNER_SERVICE_ENDPOINT, as tuner.report() does from Python."
+        ),
+    )
+    report.add_argument("metrics", nargs="*", metavar="NAME=VALUE", help="metric values")
+    report.add_argument("--step", type=int, help="the step (default: count per metric)")
+    report.add_argument(
+        "--grace-period",
+        type=float,
+        metavar="SECONDS",
+        help="most seconds to try delivering; the rest is spooled ($TUNER_REPORT_GRACE_PERIOD)",
+    )
+    report.add_argument(
+        "--flush", action="store_true", help="deliver measurements spooled by earlier reporters"
+    )
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -262,8 +283,11 @@ def _trials(args: argparse.Namespace) -> int:
     study = backend.get_study(args.name)
     names = study.config.space.names
     metrics = study.config.objective.metric_names
-    table = Table("id", "#", "state", *names, *metrics, "steps", "reason")
-    for trial in backend.list_trials(args.name):
+    trials = backend.list_trials(args.name)
+    has_notes = any(not trial.diagnostics.is_empty for trial in trials)
+    notes = ("collector",) if has_notes else ()
+    table = Table("id", "#", "state", *names, *metrics, "steps", "reason", *notes)
+    for trial in trials:
         final = trial.final_measurement.metrics if trial.final_measurement else {}
         latest = trial.measurements[-1].metrics if trial.measurements else {}
         values = [_number(final.get(m, latest.get(m))) for m in metrics]
@@ -275,9 +299,25 @@ def _trials(args: argparse.Namespace) -> int:
             *values,
             str(len(trial.measurements)),
             trial.reason,
+            *((trial.diagnostics.summary(),) if has_notes else ()),
         )
     console.print(table)
     return 0
+
+
+# -- tuner report --------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tuner.collectors import flush_trial_spools, parse_metric_assignments, report_once
+
+    if args.flush:
+        delivered, refused = flush_trial_spools()
+        errors.print(f"delivered {delivered} spooled measurements, {refused} refused")
+        if not args.metrics:
+            return 0
+    metrics = parse_metric_assignments(args.metrics)
+    return 0 if report_once(metrics, step=args.step, grace_period=args.grace_period) else 1
 
 
 # -- rendering helpers ---------------------------------------------------------------------
