@@ -7,6 +7,7 @@ needs; every container runs `tuner` with arguments tuner's own CLI accepts.
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -31,7 +32,10 @@ TRIAL_IMAGE = "ghcr.io/tuner-dev/tuner-trial"
 NOT_APPLIED = {"secret.example.yaml"}  # real credentials are the user's, never committed
 
 # What the operator does, and so all its Role may allow: (API group, resource, verb).
+# experiments/finalizers update: its Jobs' ownerReferences set blockOwnerDeletion, which the
+# OwnerReferencesPermissionEnforcement admission plugin allows only with that right.
 OPERATOR_RIGHTS = {
+    ("tuner.dev", "experiments/finalizers", "update"),
     *(("tuner.dev", "experiments", verb) for verb in ("get", "list", "watch", "patch")),
     *(("tuner.dev", "experiments/status", verb) for verb in ("patch", "update")),
     *(("batch", "jobs", verb) for verb in ("create", "get", "list", "watch", "delete", "patch")),
@@ -178,6 +182,56 @@ def test_operator_role_has_exactly_the_rights_it_needs() -> None:
     assert _rights(role["rules"]) == OPERATOR_RIGHTS
     kinds = {o["kind"] for _, o in _objects(DEPLOY)}
     assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+
+
+_API_CALL = re.compile(
+    r"(create|read|get|list|patch|delete|replace)_(?:namespaced_|cluster_)?(\w+?)"
+    r"(?:_for_all_namespaces)?"
+)
+_RESOURCES = {
+    "custom_object": ("tuner.dev", "experiments"),
+    "custom_object_status": ("tuner.dev", "experiments/status"),
+    "job": ("batch", "jobs"),
+    "job_status": ("batch", "jobs/status"),
+    "pod": ("", "pods"),
+    "pod_log": ("", "pods/log"),
+    "event": ("", "events"),
+}
+_VERBS = {"read": "get", "replace": "update"}
+
+
+def _rights_the_code_uses() -> dict[tuple[str, str, str], str]:
+    """Every Kubernetes API call of the operator and the Kubernetes runner, as a right."""
+    used: dict[tuple[str, str, str], str] = {}
+    for path in sorted([*ROOT.glob("tuner/operator/*.py"), *ROOT.glob("tuner/runners/*.py")]):
+        tree = ast.parse(path.read_text())
+        watched = {
+            id(node.args[0])
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "stream"
+            and node.args
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value == "blockOwnerDeletion":
+                used[("tuner.dev", "experiments/finalizers", "update")] = path.name
+            if not isinstance(node, ast.Attribute):
+                continue
+            match = _API_CALL.fullmatch(node.attr)
+            if match is None or match.group(2) not in _RESOURCES:
+                continue
+            group, resource = _RESOURCES[match.group(2)]
+            verb = "watch" if id(node) in watched else _VERBS.get(match[1], match[1])
+            used[(group, resource, verb)] = f"{path.name}:{node.lineno} {node.attr}"
+    return used
+
+
+def test_operator_role_allows_every_call_the_operator_makes() -> None:
+    used = _rights_the_code_uses()
+    assert ("tuner.dev", "experiments", "watch") in used  # the scan sees the operator
+    missing = {right: where for right, where in used.items() if right not in OPERATOR_RIGHTS}
+    assert not missing, f"calls the operator's Role does not allow: {missing}"
 
 
 def test_cluster_wide_role_has_the_same_rights() -> None:
