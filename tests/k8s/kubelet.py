@@ -8,7 +8,8 @@ official client like the real ones:
   labels, which include ``job-name`` / ``batch.kubernetes.io/job-name`` / ``controller-uid``,
   and an ownerReference to the Job), patches the Job's status (``startTime``, ``active``) and
   the Pod's (``Running``), then runs every container's ``command + args`` as a subprocess:
-  ``python``/``python3`` become :data:`sys.executable`; the container's ``env`` values (and
+  ``python``/``python3`` become :data:`sys.executable` (whose directory also comes first on
+  ``PATH``, as in an image with tuner installed); the container's ``env`` values (and
   ``valueFrom.fieldRef`` for the pod's name and namespace) are added to this process's
   environment; ``$(VAR)`` in command and args expands as Kubernetes does; ``workingDir`` is
   used when it exists (else a directory of that name under the pod's directory); each
@@ -538,6 +539,9 @@ class LocalKubelet:
         if argv[0] in _PYTHON_NAMES:
             argv[0] = sys.executable
         env = dict(os.environ)
+        # as in an image with tuner installed: this interpreter's ``python`` comes first
+        bin_dir = os.path.dirname(sys.executable)
+        env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH", "")) if p)
         env.update(env_values)
         cwd = None
         if container.get("workingDir"):
