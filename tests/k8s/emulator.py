@@ -6,6 +6,8 @@ depends on (see /work/shared/K8S-TESTING.md, section 2). :class:`FaithfulEmulato
 kmock's HTTP serving, request parsing, discovery and reactions (``emulator[criteria] <<
 payload``, used e.g. to serve pod logs), and stores the objects itself:
 
+- create and update: labels (of the object and of a Job's pod template) and ownerReferences
+  are validated (422);
 - create: 201; ``uid``, ``resourceVersion`` (one cluster-wide counter), ``creationTimestamp``,
   ``generation``; namespace filled from the URL (a different one in the body is a 400);
   ``generateName``; names checked (DNS-1123); 409 ``AlreadyExists``; ``status`` of a resource
@@ -53,7 +55,6 @@ import asyncio
 import collections
 import concurrent.futures
 import copy
-import datetime
 import functools
 import json
 import math
@@ -72,10 +73,21 @@ import jsonpointer
 import kmock
 from kmock._internal import apps, parsing
 
+from tests.k8s._objects import (
+    ApiError,
+    Obj,
+    Predicate,
+    default_job,
+    merge_patch,
+    now,
+    parse_field_selector,
+    parse_label_selector,
+    validate_metadata,
+)
+
 __all__ = ["ApiError", "FaithfulEmulator", "ThreadedEmulator"]
 
 _T = TypeVar("_T")
-Obj = dict[str, Any]
 ResourceKey = tuple[str, str, str]  # group, version, plural
 
 _CRD = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
@@ -107,133 +119,6 @@ def _parse_path(path: str) -> parsing.ParsedPath:
 
 
 parsing.parse_path = _parse_path
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-_REASON_OF = {
-    400: "BadRequest",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    410: "Expired",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-}
-
-
-class ApiError(Exception):
-    """A Kubernetes ``Status`` failure the emulator answers with."""
-
-    def __init__(
-        self, code: int, message: str, *, reason: str | None = None, details: Obj | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.reason = reason or _REASON_OF.get(code, "InternalError")
-        self.details = details or {}
-
-    def status(self) -> Obj:
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "details": self.details,
-            "code": self.code,
-        }
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
-
-
-def _split_terms(selector: str) -> list[str]:
-    return [t for t in re.split(r",(?![^()]*\))", selector) if t.strip()]
-
-
-_LABEL_TERM = re.compile(
-    r"^\s*(?P<not>!)?\s*(?P<key>[A-Za-z0-9][-A-Za-z0-9_./]*)\s*"
-    r"(?:(?P<op>==|=|!=)\s*(?P<value>[-A-Za-z0-9_.]*)"
-    r"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?\s*$"
-)
-_FIELD_TERM = re.compile(r"^\s*(?P<path>[A-Za-z0-9_.]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^,]*?)\s*$")
-
-Predicate = Callable[[Obj], bool]
-
-
-def parse_label_selector(selector: str) -> Predicate:
-    """A predicate on an object's ``metadata.labels``; ApiError 400 on bad syntax."""
-    checks: list[Callable[[dict[str, str]], bool]] = []
-    for term in _split_terms(selector):
-        match = _LABEL_TERM.match(term)
-        if match is None or (match["not"] and (match["op"] or match["setop"])):
-            raise ApiError(400, f"unable to parse requirement: invalid label selector {term!r}")
-        key = match["key"]
-        if match["not"]:
-            checks.append(lambda labels, k=key: k not in labels)
-        elif match["op"] in ("=", "=="):
-            checks.append(lambda labels, k=key, v=match["value"]: labels.get(k) == v)
-        elif match["op"] == "!=":
-            checks.append(lambda labels, k=key, v=match["value"]: labels.get(k) != v)
-        elif match["setop"]:
-            values = {v.strip() for v in match["values"].split(",") if v.strip()}
-            if match["setop"] == "in":
-                checks.append(lambda labels, k=key, vs=values: labels.get(k) in vs)
-            else:
-                checks.append(lambda labels, k=key, vs=values: labels.get(k) not in vs)
-        else:
-            checks.append(lambda labels, k=key: k in labels)
-
-    def predicate(obj: Obj) -> bool:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return all(check(labels) for check in checks)
-
-    return predicate
-
-
-def parse_field_selector(selector: str) -> Predicate:
-    """A predicate on dotted paths of an object; ApiError 400 on bad syntax."""
-    checks: list[Callable[[Obj], bool]] = []
-    for term in _split_terms(selector):
-        match = _FIELD_TERM.match(term)
-        if match is None:
-            raise ApiError(400, f"invalid field selector {term!r}")
-        path = match["path"].split(".")
-        negate = match["op"] == "!="
-
-        def check(
-            obj: Obj, path: list[str] = path, value: str = match["value"], neg: bool = negate
-        ) -> bool:
-            node: Any = obj
-            for part in path:
-                node = node.get(part) if isinstance(node, dict) else None
-            text = (
-                "" if node is None else str(node).lower() if isinstance(node, bool) else str(node)
-            )
-            return (text == value) != neg
-
-        checks.append(check)
-    return lambda obj: all(check(obj) for check in checks)
 
 
 # -- the emulator ----------------------------------------------------------------------------
@@ -647,7 +532,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = _now()
+        meta["creationTimestamp"] = now()
         meta["generation"] = 1
         obj["apiVersion"] = ctx.api_version
         obj["kind"] = ctx.info.kind or ctx.key[2].capitalize()
@@ -656,67 +541,14 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         if ctx.key == _PODS:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         if ctx.key == _JOBS:
-            self._default_job(obj)
+            default_job(obj)
+        validate_metadata(obj["kind"], obj)
         if ctx.key == _CRD:
             self._register_crd(obj)
         meta["resourceVersion"] = self._next_revision()
         objects[key] = obj
         self._emit(ctx, "ADDED", obj)
         return copy.deepcopy(obj)
-
-    @staticmethod
-    def _default_job(job: Obj) -> None:
-        meta = job["metadata"]
-        name, uid = meta["name"], meta["uid"]
-
-        def invalid(field: str, message: str) -> ApiError:
-            return ApiError(422, f'Job.batch "{name}" is invalid: {field}: {message}')
-
-        if len(name) > 63:
-            raise invalid(
-                "metadata.name",
-                f"Invalid value: {name!r}: must be no more than 63 characters",
-            )
-        spec = job.get("spec")
-        template = spec.get("template") if isinstance(spec, dict) else None
-        pod_spec = template.get("spec") if isinstance(template, dict) else None
-        if not isinstance(pod_spec, dict) or not pod_spec.get("containers"):
-            raise invalid("spec.template.spec.containers", "Required value")
-        assert isinstance(spec, dict) and isinstance(template, dict)
-        policy = pod_spec.get("restartPolicy")
-        if policy not in ("Never", "OnFailure"):
-            raise invalid(
-                "spec.template.spec.restartPolicy",
-                f'Unsupported value: "{policy or "Always"}": '
-                'supported values: "OnFailure", "Never"',
-            )
-        if spec.get("selector") and not spec.get("manualSelector"):
-            raise invalid(
-                "spec.selector",
-                "Invalid value: `selector` not auto-generated (set manualSelector: true)",
-            )
-        spec.setdefault("parallelism", 1)
-        spec.setdefault("completions", 1)
-        spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completionMode", "NonIndexed")
-        spec.setdefault("suspend", False)
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-        if not spec.get("manualSelector"):
-            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-            template_meta = template.get("metadata")
-            if not isinstance(template_meta, dict):
-                template_meta = template["metadata"] = {}
-            labels = template_meta.get("labels")
-            if not isinstance(labels, dict):
-                labels = template_meta["labels"] = {}
-            labels.update(
-                {
-                    "batch.kubernetes.io/controller-uid": uid,
-                    "batch.kubernetes.io/job-name": name,
-                    "controller-uid": uid,
-                    "job-name": name,
-                }
-            )
 
     def _register_crd(self, crd: Obj) -> None:
         spec = crd.get("spec") or {}
@@ -771,7 +603,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                 )
             if not isinstance(body, dict):
                 raise ApiError(400, "a merge patch must be an object")
-            new = _merge_patch(current, body)
+            new = merge_patch(current, body)
         else:
             raise ApiError(415, f"unsupported patch type {content_type!r} (no server-side apply)")
         if not isinstance(new, dict):
@@ -825,6 +657,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                 meta["generation"] = meta_cur.get("generation", 1) + 1
         if result == current:
             return current
+        validate_metadata(result["kind"], result)
         result["metadata"]["resourceVersion"] = self._next_revision()
         key = (meta_cur.get("namespace"), meta_cur["name"])
         if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
@@ -854,7 +687,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         if meta.get("finalizers"):
             if not meta.get("deletionTimestamp"):
                 old = copy.deepcopy(current)
-                meta["deletionTimestamp"] = _now()
+                meta["deletionTimestamp"] = now()
                 meta["deletionGracePeriodSeconds"] = 0
                 meta["resourceVersion"] = self._next_revision()
                 self._bucket(ctx)[key] = current

@@ -130,6 +130,27 @@ def test_job_validation(batch: client.BatchV1Api) -> None:
     assert batch.list_namespaced_job(NS).items == []
 
 
+def test_labels_and_owner_references_are_validated(batch: client.BatchV1Api) -> None:
+    # plain kmock accepts any JSON; a real server refuses these (and the runner must not
+    # produce them: a label value is at most 63 characters)
+    error = api_error(batch.create_namespaced_job, NS, job_body("a", exp="x" * 64))
+    assert error.status == 422 and "metadata.labels" in error.body
+    body = job_body("b")
+    body["spec"]["template"]["metadata"] = {"labels": {"bad key!": "v"}}
+    error = api_error(batch.create_namespaced_job, NS, body)
+    assert error.status == 422 and "spec.template.metadata.labels" in error.body
+    body = job_body("c")
+    body["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "X", "name": "x", "uid": ""}
+    ]
+    error = api_error(batch.create_namespaced_job, NS, body)
+    assert error.status == 422 and "ownerReferences[0].uid" in error.body
+    batch.create_namespaced_job(NS, job_body("d", exp="x" * 63))
+    error = api_error(batch.patch_namespaced_job, "d", NS, {"metadata": {"labels": {"-x": "1"}}})
+    assert error.status == 422
+    assert [j.metadata.name for j in batch.list_namespaced_job(NS).items] == ["d"]
+
+
 def test_list_kind_version_and_selectors(batch: client.BatchV1Api) -> None:
     # plain kmock: no kind/apiVersion/resourceVersion on lists; selectors ignored
     batch.create_namespaced_job(NS, job_body("a", tier="web", exp="e1"))
@@ -174,6 +195,23 @@ def test_watch_honours_timeout_and_resource_version(batch: client.BatchV1Api) ->
         for e in watch.Watch().stream(batch.list_namespaced_job, NS, timeout_seconds=1)
     ]
     assert everything == ["new", "old"]
+
+
+def test_watch_from_an_expired_version_says_410(
+    k8s: ThreadedEmulator, batch: client.BatchV1Api
+) -> None:
+    emulator = k8s.emulator
+    assert emulator is not None
+    k8s.call(lambda: setattr(emulator, "_history", type(emulator._history)(maxlen=3)))
+    for name in "abcde":
+        batch.create_namespaced_job(NS, job_body(name))
+    with pytest.raises(client.ApiException) as info:
+        list(
+            watch.Watch().stream(
+                batch.list_namespaced_job, NS, resource_version="1", timeout_seconds=1
+            )
+        )
+    assert info.value.status == 410
 
 
 def test_watch_streams_live_events_through_selectors(batch: client.BatchV1Api) -> None:
