@@ -16,6 +16,8 @@ from kubernetes import client, watch
 from tests.k8s.emulator import ThreadedEmulator
 from tests.k8s.fixtures import EXPERIMENTS
 
+pytestmark = pytest.mark.timeout(60)
+
 NS = "ns"
 GROUP, VERSION, PLURAL = "tuner.dev", "v1beta1", "experiments"
 

@@ -152,6 +152,26 @@ def test_deleting_the_job_kills_its_process(
     assert kubelet.pod_names("long") and len(kubelet.pod_names("long")) == 1
 
 
+def test_a_job_deleted_without_a_policy_orphans_its_running_pod(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api, tmp_path: Path
+) -> None:
+    # as on a real cluster: the default for batch/v1 Jobs is Orphan, and the pod runs on
+    marker = tmp_path / "started"
+    script = f"""
+        import pathlib, time
+        pathlib.Path({str(marker)!r}).write_text("yes")
+        time.sleep(60)
+    """
+    batch.create_namespaced_job(NAMESPACE, job_body("orphaned", script))
+    wait_for(marker.exists)
+    batch.delete_namespaced_job("orphaned", NAMESPACE)
+    (pod,) = pods_of(core, "orphaned")
+    assert pod.metadata.owner_references is None
+    assert kubelet.running == 1
+    core.delete_namespaced_pod(pod.metadata.name, NAMESPACE)
+    wait_for(lambda: kubelet.running == 0)
+
+
 def test_follow_streams_while_running(
     kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
 ) -> None:
