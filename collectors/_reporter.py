@@ -416,12 +416,15 @@ class MeasurementReporter:
                 self._in_flight = [m.to_measurement() for m in batch]
                 self._in_flight_is_spooled = take_from_spool
                 diagnostics = self._unsent_diagnostics()
+                closing = self._closing
             if take_from_spool:
                 delivered = self._send_from_spool(diagnostics)
             elif batch or diagnostics is not None:
                 delivered = self._send(self._in_flight, diagnostics)
+            elif closing:
+                break  # nothing is left
             else:
-                break  # closing, and nothing is left
+                continue  # the interval passed with nothing to send
             with self._lock:
                 measurements, self._in_flight = self._in_flight, []
                 if self._is_abandoned:

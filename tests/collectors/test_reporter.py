@@ -387,3 +387,14 @@ def test_unparseable_lines_are_counted_with_the_first_examples() -> None:
     assert [e.source for e in examples] == ["/tmp/m.log", "stdout", "stdout", "stdout", "stdout"]
     assert [e.line for e in examples] == [f"accuracy=high{i}" for i in range(5)]
     reporter.close()
+
+
+def test_observations_after_an_idle_interval_are_still_sent() -> None:
+    backend = RecordingBackend()
+    reporter = MeasurementReporter(as_backend(backend), 1, flush_interval=0.02)
+    time.sleep(0.1)  # several intervals with nothing to send
+    reporter.record("loss", 1.0)
+    wait_for(lambda: len(backend.measurements) == 1)
+    reporter.record("loss", 2.0)
+    assert reporter.close()
+    assert [m.metrics["loss"] for m in backend.measurements] == [1.0, 2.0]
