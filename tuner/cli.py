@@ -83,6 +83,37 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend_options(trials)
     trials.set_defaults(handler=_trials)
 
+    operator = commands.add_parser(
+        "operator", help="run Experiment custom resources on Kubernetes, each trial a Job"
+    )
+    operator.add_argument("--namespace", help="watch only this namespace (default: all)")
+    service = operator.add_mutually_exclusive_group(required=True)
+    service.add_argument("--service", metavar="ADDR", help="the tuner service (host:port)")
+    service.add_argument("--store", metavar="URL", help="host the service here, over this store")
+    operator.add_argument(
+        "--listen",
+        default="127.0.0.1:6789",
+        metavar="ADDR",
+        help="with --store: the host:port its service binds (default: 127.0.0.1:6789)",
+    )
+    operator.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube)"
+    )
+    operator.add_argument(
+        "--trial-service-endpoint",
+        metavar="ADDR",
+        help="the service as the trials' pods reach it (default: --service, or --listen)",
+    )
+    operator.add_argument("--token", help="the service's bearer token (or $TUNER_TOKEN)")
+    operator.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between polls of each experiment's Jobs (default: 1)",
+    )
+    operator.set_defaults(handler=_operator)
+
     report = commands.add_parser(
         "report",
         help="report metrics of the running trial (shell trials with the Push collector)",
@@ -201,6 +232,35 @@ def _print_result(result: ExperimentResult, metric: str) -> None:
     console.print(
         _trial_detail(best, title=f"Best trial: {metric} = {_number(best.objective_value(metric))}")
     )
+
+
+# -- tuner operator ------------------------------------------------------------------------
+
+
+def _operator(args: argparse.Namespace) -> int:
+    import os
+
+    from tuner.operator import OperatorStarted, run_operator
+
+    def started(info: OperatorStarted) -> None:
+        where = f"namespace {info.namespace}" if info.namespace else "all namespaces"
+        console.print(
+            f"operator watching Experiments in {where}; service {info.service_endpoint}, "
+            f"trials reach it at {info.trial_service_endpoint}"
+        )
+
+    run_operator(
+        namespace=args.namespace,
+        service=args.service,
+        store=args.store,
+        listen=args.listen,
+        kubeconfig=args.kubeconfig,
+        trial_service_endpoint=args.trial_service_endpoint,
+        token=args.token or os.environ.get("TUNER_TOKEN"),
+        poll_interval=args.poll_interval,
+        on_start=started,
+    )
+    return 0
 
 
 # -- tuner server --------------------------------------------------------------------------

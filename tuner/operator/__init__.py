@@ -9,6 +9,7 @@ The ``kubernetes`` client is imported only when an operator is built.
 
 from __future__ import annotations
 
+from tuner.operator._main import OperatorStarted, kubernetes_api_client, run_operator
 from tuner.operator._operator import Operator, RunnerFactory, kubernetes_runners, study_name_of
 from tuner.operator._status import (
     Condition,
@@ -26,6 +27,7 @@ __all__ = [
     "Condition",
     "ExperimentStatus",
     "Operator",
+    "OperatorStarted",
     "OptimalTrial",
     "Phase",
     "Reason",
@@ -33,7 +35,9 @@ __all__ = [
     "TrialCounts",
     "build_status",
     "current_phase",
+    "kubernetes_api_client",
     "kubernetes_runners",
     "optimal_trial",
+    "run_operator",
     "study_name_of",
 ]
