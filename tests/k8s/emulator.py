@@ -69,7 +69,6 @@ from typing import Any, TypeVar
 import aiohttp.web
 import attrs
 import jsonpatch
-import jsonpointer
 import kmock
 from kmock._internal import apps, parsing
 
@@ -589,7 +588,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                 new = jsonpatch.apply_patch(current, body)
             except jsonpatch.JsonPatchTestFailed as error:
                 raise ApiError(422, f"the server rejected our request: {error}") from None
-            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as error:
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
                 raise ApiError(422, f"the server rejected our request: {error}") from None
         elif content_type in (
             "application/merge-patch+json",
