@@ -86,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     operator = commands.add_parser(
         "operator", help="run Experiment custom resources on Kubernetes, each trial a Job"
     )
-    operator.add_argument("--namespace", help="watch only this namespace (default: all)")
+    scope = operator.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", help="watch only this namespace (default: all)")
+    scope.add_argument(
+        "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
     service = operator.add_mutually_exclusive_group(required=True)
     service.add_argument("--service", metavar="ADDR", help="the tuner service (host:port)")
     service.add_argument("--store", metavar="URL", help="host the service here, over this store")
