@@ -20,7 +20,13 @@ from tuner.collectors._spool import (
     flush_spools,
     spool_path,
 )
-from tuner.errors import InvalidArgumentError, TunerError, UnavailableError
+from tuner.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    TunerError,
+)
 from tuner.trial import (
     MAX_UNPARSEABLE_EXAMPLES,
     CollectorDiagnostics,
@@ -37,6 +43,7 @@ __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "FROM_ENV",
     "GRACE_PERIOD_ENV",
+    "REFUSALS",
     "MeasurementReporter",
     "default_grace_period",
 ]
@@ -55,6 +62,9 @@ class _FromEnv:
 
 FROM_ENV: Final = _FromEnv()
 """The default spool directory: ``$TUNER_SPOOL_DIR``, else ``.tuner-spool`` here."""
+
+REFUSALS = (InvalidArgumentError, NotFoundError, FailedPreconditionError, AlreadyExistsError)
+"""Errors that mean the service will never take the batch: it is dropped, not retried."""
 
 _MAX_EXAMPLE_CHARS = 200
 _MAX_BACKOFF = 5.0
@@ -113,14 +123,16 @@ class MeasurementReporter:
     the service, a spool delivered twice) stores it once. Batches go out in the order
     recorded.
 
-    **Outages.** ``UnavailableError`` is retried with exponential backoff from
+    **Outages.** ``UnavailableError`` (and any other failure but a refusal, such as a
+    call cancelled by a stopping server) is retried with exponential backoff from
     ``retry_backoff`` seconds (at most 5 s apart). After ``retry_attempts`` failures in a
     row the service counts as down: the batch and everything recorded after it go to the
     spool, a bounded SQLite file on disk (see ``tuner.collectors._spool``: the oldest
     measurements are dropped when it is full, counted in ``n_dropped``), and are delivered
     from there, oldest first, once the service answers again. Without a spool directory
-    they wait in memory instead. Any other error means the service refuses the batch (the
-    trial is finished, say): it is logged, counted in ``n_lost`` and dropped.
+    they wait in memory instead. A refusal (:data:`REFUSALS`: the trial is finished or
+    gone, a value is invalid) is final: the batch is logged, counted in ``n_lost`` and
+    dropped.
 
     **Closing.** :meth:`close` keeps delivering for at most a grace period, then leaves
     what is left in the spool file, which the next reporter of the same trial (a restarted
@@ -508,8 +520,21 @@ class MeasurementReporter:
                 self._backend.report_measurements(
                     self._trial_id, measurements, diagnostics=diagnostics
                 )
-        except UnavailableError as error:
-            logger.debug("trial %d: service unavailable: %s", self._trial_id, error)
+        except REFUSALS as error:
+            logger.error(
+                "trial %d: the service refused %d measurements; dropping them: %s",
+                self._trial_id,
+                len(measurements),
+                error,
+            )
+            with self._lock:
+                self._n_lost += len(measurements)
+                self._failures = 0
+            return True
+        except TunerError as error:
+            # Unavailable, or a call cut short (a server stopping cancels its calls): not
+            # delivered yet. Report ids make sending it again safe.
+            logger.debug("trial %d: not delivered: %s", self._trial_id, error)
             if self._failures + 1 == self._retry_attempts:
                 logger.warning(
                     "trial %d: the service is unavailable (%s); %s until it is back",
@@ -518,13 +543,11 @@ class MeasurementReporter:
                     "spooling measurements" if self._spool is not None else "buffering",
                 )
             return False
-        except Exception as error:
-            logger.error(
-                "trial %d: the service refused %d measurements; dropping them: %s",
+        except Exception:
+            logger.exception(
+                "trial %d: reporting %d measurements failed; dropping them",
                 self._trial_id,
                 len(measurements),
-                error,
-                exc_info=not isinstance(error, TunerError),
             )
             with self._lock:
                 self._n_lost += len(measurements)
@@ -608,7 +631,7 @@ class MeasurementReporter:
                 batch_size=self._batch_size,
                 exclude=self.spool_path,
             )
-        except UnavailableError as error:
+        except TunerError as error:
             logger.info("trial %d: leftover spools wait: %s", self._trial_id, error)
         except Exception:
             logger.exception("trial %d: cannot deliver leftover spools", self._trial_id)

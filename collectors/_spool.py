@@ -26,7 +26,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.errors import UnavailableError
+from tuner.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from tuner.trial import Measurement
 
 if TYPE_CHECKING:
@@ -52,6 +57,7 @@ DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
 _DEFAULT_DIR = ".tuner-spool"
 _SUFFIX = ".spool"
 _BUSY_TIMEOUT_S = 30.0
+_REFUSALS = (InvalidArgumentError, NotFoundError, FailedPreconditionError, AlreadyExistsError)
 
 
 def default_spool_dir() -> Path:
@@ -278,8 +284,8 @@ def flush_spools(
         How many measurements were delivered and how many were refused.
 
     Raises:
-        UnavailableError: The service cannot be reached (what is delivered so far stays
-            delivered).
+        TunerError: The service cannot be reached (``UnavailableError``) or the call
+            failed otherwise; what is delivered so far stays delivered, the rest stays.
     """
     directory = default_spool_dir() if directory is None else directory
     files = sorted(directory.glob(f"trial-{trial_id}.*{_SUFFIX}"), key=lambda p: p.stat().st_mtime)
@@ -301,9 +307,7 @@ def flush_spools(
                     batch = [_decode(payload) for _, payload in rows]
                     try:
                         backend.report_measurements(trial_id, batch)
-                    except UnavailableError:
-                        raise
-                    except Exception as error:
+                    except _REFUSALS as error:
                         total = connection.execute("SELECT count(*) FROM spool").fetchone()[0]
                         logger.error(
                             "trial %d: the service refused the %d spooled measurements in "
