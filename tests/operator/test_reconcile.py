@@ -159,6 +159,32 @@ def test_an_invalid_experiment_fails_with_its_field_paths_and_creates_nothing(
     assert operator.running() == []
 
 
+def test_an_invalid_experiment_runs_once_its_spec_is_fixed(
+    cluster: Cluster, operator: Operator, service: Service
+) -> None:
+    document = experiment_document(max_trials=2, parallel=1)
+    document["spec"]["maxTrialCount"] = 0
+    cluster.create(document)
+    operator.reconcile(NAMESPACE, "demo")
+    assert cluster.phase("demo") == "Failed"
+    version = cluster.get("demo")["metadata"]["resourceVersion"]
+    operator.reconcile(NAMESPACE, "demo")  # still invalid: nothing new to write
+    assert cluster.get("demo")["metadata"]["resourceVersion"] == version
+
+    cluster.patch_spec("demo", {"maxTrialCount": 2})
+    operator.reconcile(NAMESPACE, "demo")
+    status = cluster.status("demo")
+    assert [(c["type"], c["status"]) for c in status["conditions"]] == [
+        ("Failed", "False"),
+        ("Created", "True"),
+        ("Running", "True"),
+    ]
+    assert status["conditions"][1]["message"] == "study tune/demo created"
+    assert "completionTime" not in status
+    assert _names(cluster.jobs()) == ["demo-0"]
+    assert [s.name for s in service.core.list_studies()] == ["tune/demo"]
+
+
 def test_too_many_failed_jobs_fail_the_experiment(
     cluster: Cluster, operator: Operator, service: Service
 ) -> None:

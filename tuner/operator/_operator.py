@@ -325,12 +325,16 @@ class Operator:
         """Whether an Experiment without a controller needs one: not ended, or restartable.
 
         An ended one restarts when its budget was raised past the rule that ended it (as
-        Katib restarts an Experiment whose ``maxTrialCount`` grew).
+        Katib restarts an Experiment whose ``maxTrialCount`` grew); one that never started
+        (``InvalidSpec``, ``StudyConflict``) is tried again: its spec now validates, or the
+        old study may be gone.
         """
         phase = current_phase(previous)
         if phase is None or not phase.is_final:
             return True
         reason = previous["conditions"][-1].get("reason")
+        if reason in (Reason.INVALID_SPEC, Reason.STUDY_CONFLICT):
+            return True
         budget = experiment.budget
         finished = int(previous.get("trials", 0)) - int(previous.get("trialsRunning", 0))
         if reason == Reason.MAX_TRIALS_REACHED:
@@ -404,7 +408,7 @@ class Operator:
             now=_now(),
             study_name=study,
         )
-        if current_phase(previous) in (None, Phase.CREATED):
+        if current_phase(previous) is not Phase.RUNNING:  # new, or ended and restarting
             self._write(obj, status)  # Created first, so a watcher sees it before Running
             previous = status
         if self._threads:

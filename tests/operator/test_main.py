@@ -1,0 +1,109 @@
+"""run_operator and ``tuner operator``: hosting the service, connecting, refusing bad options."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.k8s.fixtures import wait_for
+from tests.k8s.kubelet import LocalKubelet
+from tests.operator.conftest import NAMESPACE, Cluster, experiment_document
+from tuner.cli import main
+from tuner.errors import FailedPreconditionError, InvalidArgumentError
+from tuner.operator import OperatorStarted, run_operator
+from tuner.store import open_store
+from tuner.trial import TrialState
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.slow
+def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
+    api: client.ApiClient, cluster: Cluster, kubelet: LocalKubelet, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hosted.db'}"
+    stop = threading.Event()
+    started: list[OperatorStarted] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_operator(
+                namespace=NAMESPACE,
+                store=url,
+                listen="127.0.0.1:0",
+                api_client=api,
+                poll_interval=0.1,
+                watch_timeout=1,
+                stop=stop,
+                on_start=started.append,
+            )
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(lambda: started or errors, timeout=20)
+        assert not errors, errors
+        (info,) = started
+        assert info.namespace == NAMESPACE
+        assert info.trial_service_endpoint == info.service_endpoint
+        assert info.service_endpoint.startswith("127.0.0.1:")
+        assert not info.service_endpoint.endswith(":0")
+        cluster.create(experiment_document(max_trials=2, parallel=2))
+        wait_for(lambda: cluster.phase("demo") == "Succeeded", timeout=30)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert not errors, errors
+    store = open_store(url)
+    try:
+        trials = store.list_trials("tune/demo")
+    finally:
+        store.close()
+    assert [t.state for t in trials] == [TrialState.SUCCEEDED] * 2
+    assert all(t.measurements for t in trials)  # reported by the pods to the hosted service
+
+
+def test_it_needs_the_service_or_a_store_but_not_both(api: client.ApiClient) -> None:
+    with pytest.raises(InvalidArgumentError, match="--service HOST:PORT"):
+        run_operator(api_client=api)
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        run_operator(api_client=api, service="127.0.0.1:1", store="sqlite://")
+    with pytest.raises(InvalidArgumentError, match="HOST:PORT"):
+        run_operator(api_client=api, store="sqlite://", listen="6789")
+
+
+def test_the_command_refuses_a_missing_kubeconfig(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    code = main(["operator", "--service", "127.0.0.1:1", "--kubeconfig", str(missing)])
+    assert code == 2
+    assert "no Kubernetes configuration" in capsys.readouterr().err
+
+
+def test_the_command_needs_a_service_or_a_store() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["operator", "--namespace", "tune"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["operator", "--service", "x:1", "--store", "sqlite://"])
+    with pytest.raises(SystemExit):
+        main(["operator", "--service", "x:1", "--namespace", "a", "--all-namespaces"])
+
+
+def test_no_kubeconfig_anywhere_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tuner.operator import kubernetes_api_client
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    with pytest.raises(FailedPreconditionError, match="give --kubeconfig"):
+        kubernetes_api_client()
