@@ -21,6 +21,7 @@ import yaml
 
 from tests.docker.structural import structural_errors
 from tuner.config import Direction, Objective
+from tuner.operator import Phase, Reason, TrialCounts, build_status, optimal_trial
 from tuner.spec import ExperimentError, experiment_crd, load_experiment
 from tuner.spec._crd import CRD_PATH, crd_yaml, main
 from tuner.trial import Measurement, Trial, TrialState
@@ -302,8 +303,6 @@ def _json_path(data: Any, path: str) -> list[Any]:
 
 
 def _experiment_with_status() -> dict[str, Any]:
-    from tuner.operator._status import Phase, Reason, TrialCounts, build_status, optimal_trial
-
     objective = Objective(
         metric_name="accuracy", direction=Direction.MAXIMIZE, additional_metric_names=("loss",)
     )
@@ -356,8 +355,6 @@ def test_printer_columns_read_the_operator_status() -> None:
 
 
 def test_status_column_shows_the_final_phase() -> None:
-    from tuner.operator._status import Phase, Reason, build_status
-
     document = _experiment_with_status()
     later = datetime(2026, 11, 28, 13, 9, tzinfo=UTC)
     document["status"] = build_status(

@@ -22,7 +22,7 @@ import yaml
 
 from tests.k8s.emulator import ThreadedEmulator
 from tuner.config import Direction, Objective
-from tuner.operator._status import Phase, Reason, TrialCounts, build_status, optimal_trial
+from tuner.operator import Phase, Reason, TrialCounts, build_status, optimal_trial
 from tuner.trial import Measurement, Trial, TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
