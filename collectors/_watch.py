@@ -137,34 +137,53 @@ def run_watching_collector(
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     started = False
     delivered = True
+    exit_code: int | None = None
     try:
         with _SignalForwarder() as forwarder:
             try:
-                if forwarder.received:
-                    logger.warning("signalled before the command started; not starting it")
-                    return 128 + forwarder.received[0]
-                try:
-                    process = subprocess.Popen(command, env=child_env)
-                except OSError as error:
-                    logger.error("cannot run %r: %s", command[0], error.strerror or error)
-                    if isinstance(error, FileNotFoundError):
-                        return _EXIT_NOT_FOUND
-                    return _EXIT_NOT_EXECUTABLE
-                started = True
-                forwarder.attach(process)
-                if exit_with_parent:
-                    stop_when_orphaned(process)
-                returncode = _watch(process, source, sink, interval)
-                return returncode if returncode >= 0 else 128 - returncode
+                exit_code, started = _run(
+                    command, child_env, source, sink, forwarder, interval, exit_with_parent
+                )
+                return exit_code
             finally:
                 source.close()
-                delivered = True
                 if reporter is not None:
                     delivered = reporter.close(flush_timeout)
+                    if started and exit_code == 0:
+                        reporter.fail_if_objective_missing(
+                            where=source.description, expectation=source.expectation
+                        )
                 _close_backend(backend)
     finally:
         if started:
             _log_summary(names, source, sink, reporter, delivered)
+
+
+def _run(
+    command: tuple[str, ...],
+    env: Mapping[str, str],
+    source: MetricSource,
+    sink: MetricSink,
+    forwarder: _SignalForwarder,
+    interval: float,
+    exit_with_parent: bool,
+) -> tuple[int, bool]:
+    """Run the command to its end while polling ``source``: its exit code, whether it ran."""
+    if forwarder.received:
+        logger.warning("signalled before the command started; not starting it")
+        return 128 + forwarder.received[0], False
+    try:
+        process = subprocess.Popen(command, env=env)
+    except OSError as error:
+        logger.error("cannot run %r: %s", command[0], error.strerror or error)
+        if isinstance(error, FileNotFoundError):
+            return _EXIT_NOT_FOUND, False
+        return _EXIT_NOT_EXECUTABLE, False
+    forwarder.attach(process)
+    if exit_with_parent:
+        stop_when_orphaned(process)
+    returncode = _watch(process, source, sink, interval)
+    return (returncode if returncode >= 0 else 128 - returncode), True
 
 
 def _watch(

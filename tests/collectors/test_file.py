@@ -14,6 +14,7 @@ from tests.collectors.support import RecordingSink, run_collector
 from tuner.collectors import DEFAULT_FORMAT
 from tuner.collectors._file import MetricsFileSource
 from tuner.collectors._parse import MetricLineParser
+from tuner.trial import TrialState
 
 NAMES = ("accuracy", "loss")
 
@@ -239,3 +240,29 @@ def test_file_collector_without_the_file_says_what_it_expected(tmp_path: Path) -
 
     assert result.returncode == 0
     assert "no value of loss in the file" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_trial_that_exits_0_without_its_objective_fails_naming_the_file(
+    service: Service, tmp_path: Path
+) -> None:
+    trial = service.new_trial()
+
+    result = run_collector(
+        "file",
+        "--path=metrics.log",
+        "--metric=accuracy",
+        "--metric=loss",
+        script="open('metrics.log', 'w').write('loss=0.5\\n')",
+        env=service.environment(trial.id),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    stored = service.core.get_trial(trial.id)
+    assert stored.state is TrialState.FAILED
+    assert stored.reason == (
+        "exited 0 but the collector found no value of the objective metric 'accuracy' in the "
+        f"file {tmp_path / 'metrics.log'} (expected lines matching the metrics format (by "
+        "default name=value pairs))"
+    )
