@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.collectors.conftest import Service
-from tests.collectors.support import RecordingSink, run_collector
+from tests.collectors.support import DEADLINE, RecordingSink, run_collector, wait_for
 from tuner.collectors import DEFAULT_FORMAT
 from tuner.collectors._file import MetricsFileSource
 from tuner.collectors._parse import MetricLineParser
@@ -266,3 +269,48 @@ def test_a_trial_that_exits_0_without_its_objective_fails_naming_the_file(
         f"file {tmp_path / 'metrics.log'} (expected lines matching the metrics format (by "
         "default name=value pairs))"
     )
+
+
+STOPPABLE = """
+    import signal, sys, time
+    out = open("metrics.log", "w")
+    def on_term(signum, frame):
+        out.write("step=2 accuracy=0.9")  # the last words, without a line end
+        out.close()
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, on_term)
+    out.write("step=1 accuracy=0.5\\n")
+    out.flush()
+    print("running", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_sigterm_reaches_the_trial_and_its_last_values_are_kept(
+    service: Service, tmp_path: Path
+) -> None:
+    trial = service.new_trial()
+    argv = [sys.executable, "-m", "tuner.collectors", "file", "--path=metrics.log"]
+    argv += ["--metric=accuracy", "--", sys.executable, "-c", textwrap.dedent(STOPPABLE)]
+    # A session of its own, and the signal to the collector's pid only, as a container
+    # runtime signals PID 1: the collector must forward it.
+    process = subprocess.Popen(
+        argv,
+        env=service.environment(trial.id),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"running\n"
+        wait_for(lambda: service.measurements(trial.id) != [])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=DEADLINE) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+    assert service.measurements(trial.id) == [(1, {"accuracy": 0.5}), (2, {"accuracy": 0.9})]
