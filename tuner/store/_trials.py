@@ -89,31 +89,47 @@ def check_measurements(items: Iterable[Measurement]) -> None:
 def insert_measurements(
     connection: Connection, trial_id: int, items: Sequence[Measurement], *, is_final: bool
 ) -> None:
-    """Append measurements to a trial, in order."""
+    """Append measurements to a trial, in order.
+
+    Where the database returns the ids of a multi-row insert in order (SQLite, PostgreSQL,
+    MariaDB), all measurements go in one statement and all metric values in another;
+    elsewhere one insert per measurement.
+    """
+    if not items:
+        return
+    rows = []
     for measurement in items:
         time_value, time_kind = encode_float(measurement.time)
-        measurement_id = inserted_id(
-            connection.execute(
-                measurements.insert().values(
-                    trial_id=trial_id,
-                    is_final=is_final,
-                    step=measurement.step,
-                    time=time_value,
-                    time_kind=time_kind,
-                    report_id=None
-                    if is_final or not measurement.report_id
-                    else measurement.report_id,
-                )
-            )
+        rows.append(
+            {
+                "trial_id": trial_id,
+                "is_final": is_final,
+                "step": measurement.step,
+                "time": time_value,
+                "time_kind": time_kind,
+                "report_id": None
+                if is_final or not measurement.report_id
+                else measurement.report_id,
+            }
         )
-        rows = []
+    if len(rows) > 1 and connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        ids = list(
+            connection.execute(
+                measurements.insert().returning(measurements.c.id, sort_by_parameter_order=True),
+                rows,
+            ).scalars()
+        )
+    else:
+        ids = [inserted_id(connection.execute(measurements.insert().values(**row))) for row in rows]
+    values = []
+    for measurement_id, measurement in zip(ids, items, strict=True):
         for name, metric in measurement.metrics.items():
             value, kind = encode_float(metric)
-            rows.append(
+            values.append(
                 {"measurement_id": measurement_id, "name": name, "value": value, "kind": kind}
             )
-        if rows:
-            connection.execute(metric_values.insert(), rows)
+    if values:
+        connection.execute(metric_values.insert(), values)
 
 
 def known_report_ids(
