@@ -42,7 +42,12 @@ def prepare(kind: str, directory: Path, **replacements: str) -> Path:
 
 @pytest.mark.parametrize(
     ("kind", "objective"),
-    [("file", "accuracy"), ("tfevents", "train/accuracy"), ("prometheus", "accuracy")],
+    [
+        ("file", "accuracy"),
+        ("tfevents", "train/accuracy"),
+        ("prometheus", "accuracy"),
+        ("push", "accuracy"),
+    ],
 )
 def test_metrics_reach_the_store_and_the_best_trial_is_found(
     kind: str, objective: str, tmp_path: Path
