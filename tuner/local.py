@@ -159,7 +159,10 @@ def _command_builder(
             "trials on this machine would share; set parallelTrialCount to 1 to run it locally",
             field="spec.parallelTrialCount",
         )
-    collector_command(("trial",), collector=collector, metric_names=metric_names)  # fail early
+    try:  # fail now, not once per trial
+        collector_command(("trial",), collector=collector, metric_names=metric_names)
+    except ImportError as error:  # the collector's extra is not installed
+        raise FailedPreconditionError(str(error)) from None
 
     def command_for(trial: Trial) -> ProcessCommand:
         job = render_trial_job(experiment, trial, job_name=f"{experiment.name}-{trial.number}")
