@@ -239,6 +239,24 @@ def test_deleting_the_experiment_stops_its_trials(
     assert [t.state for t in trials] == [TrialState.ACTIVE] * 2
 
 
+def test_a_re_created_experiment_replaces_the_old_ones_jobs(
+    cluster: Cluster, operator: Operator, service: Service
+) -> None:
+    cluster.create(experiment_document(parallel=2))
+    operator.reconcile(NAMESPACE, "demo")
+    cluster.delete("demo", orphan=True)
+    created = cluster.create(experiment_document(parallel=2))
+    operator.reconcile(NAMESPACE, "demo")  # sees only the new one
+
+    jobs = cluster.jobs()
+    assert _names(jobs) == ["demo-0", "demo-1"]  # the same trials, relaunched
+    for job in jobs:
+        (owner,) = job["metadata"]["ownerReferences"]
+        assert owner["uid"] == created["metadata"]["uid"]
+    assert len(service.core.list_trials("tune/demo")) == 2
+    assert cluster.status("demo")["conditions"][0]["message"] == "study tune/demo resumed"
+
+
 def test_an_edited_budget_takes_effect(cluster: Cluster, operator: Operator) -> None:
     cluster.create(experiment_document(max_trials=2, parallel=1))
     operator.reconcile(NAMESPACE, "demo")

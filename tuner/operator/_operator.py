@@ -270,7 +270,10 @@ class Operator:
         if run is not None and run.uid != metadata.get("uid"):
             logger.info("experiment %s/%s was re-created; stopping the old one", *key)
             self._end_run(key, run)
-            return  # the new one starts once the old one's controller has returned
+            with self._runs_lock:
+                run = self._runs.get(key)
+            if run is not None:
+                return  # the new one starts once the old one's controller has returned
 
         previous = obj.get("status") or {}
         try:
