@@ -541,6 +541,38 @@ class TestStore:
             (9, ""),
         ]
 
+    def test_concurrent_batches_keep_each_measurement_with_its_values(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        one, two = store.suggest_trials("s", 2, "", counting_generator)
+
+        def report(trial: Trial, worker: int) -> None:
+            for batch in range(4):
+                store.add_measurements(
+                    trial.id,
+                    [
+                        Measurement(
+                            metrics={"loss": float(step), "worker": float(worker)},
+                            step=step,
+                            report_id=f"w{worker}:{step}",
+                        )
+                        for step in range(batch * 10, batch * 10 + 10)
+                    ],
+                )
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(report, [one, one, two, two], [0, 1, 2, 3]))
+        for trial, workers in ((one, (0, 1)), (two, (2, 3))):
+            loaded = store.get_trial(trial.id).measurements
+            assert len(loaded) == 80
+            for measurement in loaded:
+                assert measurement.metrics["loss"] == measurement.step
+                assert measurement.report_id == (
+                    f"w{int(measurement.metrics['worker'])}:{measurement.step}"
+                )
+            for worker in workers:
+                mine = [m.step for m in loaded if m.metrics["worker"] == worker]
+                assert mine == list(range(40))  # in order
+
     def test_report_ids_are_per_trial(self, store: Store) -> None:
         store.create_study("s", int_config())
         one, two = store.suggest_trials("s", 2, "", counting_generator)

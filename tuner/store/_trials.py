@@ -91,9 +91,8 @@ def insert_measurements(
 ) -> None:
     """Append measurements to a trial, in order.
 
-    Where the database returns the ids of a multi-row insert in order (SQLite, PostgreSQL,
-    MariaDB), all measurements go in one statement and all metric values in another;
-    elsewhere one insert per measurement.
+    The caller holds the trial's row lock (or SQLite's write lock): the measurements go in
+    one executemany, their metric values in another.
     """
     if not items:
         return
@@ -112,15 +111,21 @@ def insert_measurements(
                 else measurement.report_id,
             }
         )
-    if len(rows) > 1 and connection.dialect.insert_executemany_returning_sort_by_parameter_order:
-        ids = list(
-            connection.execute(
-                measurements.insert().returning(measurements.c.id, sort_by_parameter_order=True),
-                rows,
-            ).scalars()
-        )
+    if len(rows) == 1:
+        ids = [inserted_id(connection.execute(measurements.insert().values(**rows[0])))]
     else:
-        ids = [inserted_id(connection.execute(measurements.insert().values(**row))) for row in rows]
+        # One executemany, then the ids: the trial's newest rows are ours, in order, since
+        # every writer of a trial's measurements holds its row lock (SQLite: the database's
+        # write lock) and ids grow. Cheaper than INSERT ... RETURNING, which SQLAlchemy
+        # runs row by row on SQLite to keep the order.
+        connection.execute(measurements.insert(), rows)
+        newest = (
+            sa.select(measurements.c.id)
+            .where(measurements.c.trial_id == trial_id)
+            .order_by(measurements.c.id.desc())
+            .limit(len(rows))
+        )
+        ids = sorted(connection.execute(newest).scalars())
     values = []
     for measurement_id, measurement in zip(ids, items, strict=True):
         for name, metric in measurement.metrics.items():
