@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tuner.backend import Backend
     from tuner.controller import ExperimentResult, Progress
     from tuner.runners import KubernetesOwner, Runner
-    from tuner.spec import Experiment
+    from tuner.spec import Experiment, ExperimentError
     from tuner.trial import Trial
 
 __all__ = ["Operator", "RunnerFactory", "kubernetes_runners", "study_name_of"]
@@ -153,6 +153,7 @@ class Operator:
         self._threads = threads
         self._runs: dict[Key, ExperimentRun] = {}
         self._runs_lock = threading.Lock()
+        self._validated: dict[Key, tuple[tuple[Any, Any], Experiment | ExperimentError]] = {}
         self._queue: WorkQueue[Key] = WorkQueue()
         self._stopping = threading.Event()
         self._loop_threads: list[threading.Thread] = []
@@ -256,7 +257,7 @@ class Operator:
                 retries after ``retry_delay``).
             TunerError: The service refused a call.
         """
-        from tuner.spec import ExperimentError, load_experiment
+        from tuner.spec import ExperimentError
 
         key = (namespace, name)
         obj = self._api.get(namespace, name)
@@ -264,6 +265,7 @@ class Operator:
             run = self._runs.get(key)
         metadata = (obj or {}).get("metadata") or {}
         if obj is None or metadata.get("deletionTimestamp"):
+            self._validated.pop(key, None)
             if run is not None:
                 self._end_run(key, run)
             return
@@ -276,21 +278,21 @@ class Operator:
                 return  # the new one starts once the old one's controller has returned
 
         previous = obj.get("status") or {}
-        try:
-            experiment: Experiment | None = load_experiment(obj)
-        except ExperimentError as error:
+        loaded, is_new = self._load(key, obj)
+        experiment = loaded if not isinstance(loaded, ExperimentError) else None
+        if isinstance(loaded, ExperimentError):
             if run is None:
                 study = study_name_of(namespace, name)
-                self._write(obj, _failed(previous, Reason.INVALID_SPEC, str(error), study))
+                self._write(obj, _failed(previous, Reason.INVALID_SPEC, str(loaded), study))
                 return
-            logger.warning(
-                "experiment %s/%s: the edited spec is invalid; running on with the one it "
-                "started with:\n%s",
-                namespace,
-                name,
-                error,
-            )
-            experiment = None
+            if is_new:
+                logger.warning(
+                    "experiment %s/%s: the edited spec is invalid; running on with the one it "
+                    "started with:\n%s",
+                    namespace,
+                    name,
+                    loaded,
+                )
 
         if run is None:
             assert experiment is not None
@@ -323,6 +325,30 @@ class Operator:
         self._write(obj, self._status_of(previous, run, namespace, name))
         if run.result is not None:
             self._drop(key, run)
+
+    def _load(self, key: Key, obj: Mapping[str, Any]) -> tuple[Experiment | ExperimentError, bool]:
+        """The validated spec, or why it is invalid; validated again only when it changed.
+
+        Returns:
+            The experiment or its error, and whether it was validated just now.
+        """
+        from tuner.spec import ExperimentError, load_experiment
+
+        metadata = obj["metadata"]
+        # generation counts spec changes; without one, any change of the object counts
+        version = (
+            metadata.get("uid"),
+            metadata.get("generation") or metadata.get("resourceVersion"),
+        )
+        cached = self._validated.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], False
+        try:
+            loaded: Experiment | ExperimentError = load_experiment(obj)
+        except ExperimentError as error:
+            loaded = error
+        self._validated[key] = (version, loaded)
+        return loaded, True
 
     def _should_run(self, previous: Mapping[str, Any], experiment: Experiment) -> bool:
         """Whether an Experiment without a controller needs one: not ended, or restartable.
