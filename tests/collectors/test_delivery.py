@@ -22,6 +22,7 @@ from tuner.config import AlgorithmSpec, Objective, StudyConfig
 from tuner.service import ServiceCore, create_server
 from tuner.space import DoubleParameter, SearchSpace
 from tuner.store import open_store
+from tuner.study import Study
 from tuner.trial import TrialState
 
 pytestmark = pytest.mark.slow
@@ -165,6 +166,20 @@ def test_unparseable_lines_reach_the_trial_status(service: Service) -> None:
     ]
     assert "7 unparseable lines (stdout: 'step=0 loss=bad0'" in got.diagnostics.summary()
     assert got.state is TrialState.ACTIVE  # the objective was found: the controller completes it
+
+    # The Study API (in-process here) and `tuner trials` show the same.
+    [listed] = Study("s", service.core).trials
+    assert listed.diagnostics == got.diagnostics
+    table = subprocess.run(
+        [sys.executable, "-m", "tuner.cli", "trials", "s", "--server", service.endpoint],
+        env={**os.environ, "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=True,
+    ).stdout
+    assert "collector" in table
+    assert "7 unparseable lines" in table
 
 
 def test_a_trial_that_exits_0_without_the_objective_fails_saying_where(
