@@ -444,17 +444,15 @@ class MeasurementReporter:
                 if delivered:
                     continue
                 self._failures += 1
-                if self._closing and _monotonic() >= self._deadline:
-                    break
                 is_down = self._failures >= self._retry_attempts
-            if take_from_spool:
-                continue
-            if is_down and self._spool is not None:
-                self._spool_from(measurements)
-            else:
-                with self._lock:
+                out_of_time = self._closing and _monotonic() >= self._deadline
+                if not take_from_spool and not (is_down and self._spool is not None):
                     for pending in reversed(batch):
                         self._pending.appendleft(pending)  # first in line, same ids
+            if not take_from_spool and is_down and self._spool is not None:
+                self._spool_from(measurements)
+            if out_of_time:
+                break
         self._finish()
 
     def _wait_for_work(self) -> bool:

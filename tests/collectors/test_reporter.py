@@ -398,3 +398,15 @@ def test_observations_after_an_idle_interval_are_still_sent() -> None:
     reporter.record("loss", 2.0)
     assert reporter.close()
     assert [m.metrics["loss"] for m in backend.measurements] == [1.0, 2.0]
+
+
+def test_a_batch_failing_at_the_deadline_is_spooled_not_lost() -> None:
+    backend = RecordingBackend(failures=10**9)
+    backend.gate.clear()
+    reporter = MeasurementReporter(as_backend(backend), 8, flush_interval=60, retry_attempts=50)
+    reporter.record("loss", 1.0)
+    reporter.record("loss", 2.0)
+    threading.Timer(0.3, backend.gate.set).start()  # the call fails after the deadline
+    assert not reporter.close(timeout=0.1)
+    assert reporter.n_spooled == 2
+    assert reporter.n_lost == 0
