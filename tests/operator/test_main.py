@@ -107,3 +107,18 @@ def test_no_kubeconfig_anywhere_is_a_clear_error(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     with pytest.raises(FailedPreconditionError, match="give --kubeconfig"):
         kubernetes_api_client()
+
+
+def test_tuner_imports_without_the_kubernetes_client() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['kubernetes'] = None\n"  # makes `import kubernetes` fail
+        "import tuner.cli, tuner.operator, tuner.runners\n"
+        "from tuner.operator import Operator, run_operator\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -303,9 +303,22 @@ class Operator:
                 return
             run, previous = started
             obj = {**obj, "status": previous}
-        elif experiment is not None and experiment.budget != run.controller.budget:
-            logger.info("experiment %s/%s: budget now %s", namespace, name, experiment.budget)
-            run.controller.update_budget(experiment.budget)
+        elif experiment is not None:
+            if experiment.budget != run.controller.budget:
+                logger.info("experiment %s/%s: budget now %s", namespace, name, experiment.budget)
+                run.controller.update_budget(experiment.budget)
+            if is_new and (
+                experiment.study_config() != run.experiment.study_config()
+                or experiment.trial_template != run.experiment.trial_template
+                or experiment.metrics_collector != run.experiment.metrics_collector
+            ):
+                logger.warning(
+                    "experiment %s/%s: only maxTrialCount, parallelTrialCount and "
+                    "maxFailedTrialCount of a running Experiment can change; its other edits "
+                    "are ignored",
+                    namespace,
+                    name,
+                )
 
         if not self._threads:
             run.step()
