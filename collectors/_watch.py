@@ -237,7 +237,7 @@ def _log_summary(
             source.description,
             found,
             reporter.n_delivered,
-            "" if delivered else f", {reporter.n_lost} lost",
+            "" if delivered else f", {reporter.n_lost} lost, {reporter.n_spooled} spooled",
         )
     missing = sorted(names - set(counts))
     if missing:
