@@ -184,6 +184,9 @@ class Operator:
         Like an operator that is shut down (or dies): the next one adopts the Jobs.
         """
         self._stopping.set()
+        watcher, worker = self._loop_threads or (None, None)
+        if worker is not None:
+            worker.join(timeout)  # no reconcile starts a controller from now on
         with self._runs_lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -194,8 +197,8 @@ class Operator:
             run.close()
         with self._runs_lock:
             self._runs.clear()
-        for thread in self._loop_threads:
-            thread.join(timeout)
+        if watcher is not None:
+            watcher.join(timeout)  # ends with its watch (timeoutSeconds)
         self._loop_threads.clear()
 
     def __enter__(self) -> Operator:
