@@ -55,6 +55,10 @@ Conditions, in the order they appear:
 A condition that becomes ``True`` moves to the end of the list, so printer columns read the
 phase as ``.status.conditions[-1:].type`` (as Katib's do).
 
+An ended Experiment runs again (``Running`` last and ``True``, the ended condition ``False``,
+no ``completionTime``) when its ``maxTrialCount`` (``maxFailedTrialCount``) is raised past
+the count that ended it, or when an ``InvalidSpec`` one is fixed.
+
 Examples:
     >>> from datetime import UTC, datetime
     >>> now = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
