@@ -311,3 +311,25 @@ def test_an_invalid_experiment_fails_and_creates_nothing(
     assert cluster.jobs() == []
     assert service.core.list_studies() == []
     assert kubelet.pod_names() == []
+
+
+def test_an_operator_of_one_namespace_leaves_the_others_alone(
+    api: client.ApiClient, cluster: Cluster, kubelet: LocalKubelet, service: Service
+) -> None:
+    backend = Client(service.endpoint)
+    operator = Operator(
+        api,
+        backend,
+        runner_factory=kubernetes_runners(api, service_endpoint=service.endpoint),
+        namespace=NAMESPACE,
+        poll_interval=0.1,
+        watch_timeout=1,
+    )
+    with operator:
+        cluster.create(experiment_document(name="elsewhere", namespace="other"))
+        cluster.create(experiment_document(max_trials=1, parallel=1))
+        wait_for(lambda: _phase_is(cluster, "Succeeded"), timeout=DEADLINE)
+    backend.close()
+    assert cluster.status("elsewhere", "other") == {}
+    assert cluster.jobs("other") == []
+    assert [s.name for s in service.core.list_studies()] == ["tune/demo"]

@@ -288,6 +288,23 @@ def test_a_succeeded_experiment_whose_max_trial_count_grows_runs_again(
     assert status["trialsSucceeded"] == 2
 
 
+def test_a_failed_experiment_whose_max_failed_trial_count_grows_runs_again(
+    cluster: Cluster, operator: Operator
+) -> None:
+    cluster.create(experiment_document(max_trials=3, parallel=1, max_failed=0))
+    operator.reconcile(NAMESPACE, "demo")
+    cluster.finish_job("demo-0", succeeded=False)
+    operator.reconcile(NAMESPACE, "demo")
+    assert cluster.status("demo")["conditions"][-1]["reason"] == "ExperimentMaxFailedTrialsReached"
+    operator.reconcile(NAMESPACE, "demo")
+    assert cluster.jobs() == []  # stays failed
+
+    cluster.patch_spec("demo", {"maxFailedTrialCount": 2})
+    operator.reconcile(NAMESPACE, "demo")
+    assert cluster.phase("demo") == "Running"
+    assert _names(cluster.jobs()) == ["demo-1"]
+
+
 def test_the_same_name_in_two_namespaces_are_two_experiments(
     cluster: Cluster, operator: Operator, service: Service
 ) -> None:
