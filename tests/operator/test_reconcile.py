@@ -257,6 +257,27 @@ def test_a_re_created_experiment_replaces_the_old_ones_jobs(
     assert cluster.status("demo")["conditions"][0]["message"] == "study tune/demo resumed"
 
 
+def test_a_controller_that_fails_is_restarted_and_says_so_in_the_status(
+    cluster: Cluster, operator: Operator, service: Service
+) -> None:
+    cluster.create(experiment_document(max_trials=2, parallel=1))
+    operator.reconcile(NAMESPACE, "demo")
+    service.core.delete_study("tune/demo")  # pulled from under the running controller
+    operator.reconcile(NAMESPACE, "demo")
+    running = cluster.status("demo")["conditions"][-1]
+    assert running["type"] == "Running"
+    assert "the controller failed (NotFoundError" in running["message"]
+    assert operator.running() == []
+
+    cluster.batch.delete_namespaced_job("demo-0", NAMESPACE)  # its trial went with the study
+    operator.reconcile(NAMESPACE, "demo")  # the retry: a new study, a new controller
+    assert operator.running() == [("tune", "demo")]
+    assert cluster.status("demo")["conditions"][-1]["message"] == (
+        "the operator runs its trials as Jobs"
+    )
+    assert len(service.core.list_trials("tune/demo")) == 1
+
+
 def test_an_edited_budget_takes_effect(cluster: Cluster, operator: Operator) -> None:
     cluster.create(experiment_document(max_trials=2, parallel=1))
     operator.reconcile(NAMESPACE, "demo")

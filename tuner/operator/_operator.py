@@ -326,13 +326,23 @@ class Operator:
         if not self._threads:
             run.step()
         if run.error is not None:
-            logger.warning(
-                "experiment %s/%s: restarting its controller in %g s",
-                namespace,
-                name,
-                self._retry_delay,
+            message = (
+                f"the controller failed ({type(run.error).__name__}: {run.error}); "
+                f"restarting it in {self._retry_delay:g} s"
             )
+            logger.warning("experiment %s/%s: %s", namespace, name, message)
             self._drop(key, run)
+            self._write(
+                obj,
+                build_status(
+                    previous,
+                    phase=Phase.RUNNING,
+                    reason=Reason.RUNNING,
+                    message=message,
+                    now=_now(),
+                    study_name=study_name_of(namespace, name),
+                ),
+            )
             self._queue.add(key, delay=self._retry_delay)
             return
         if run.result is not None and run.result.outcome is ExperimentOutcome.INTERRUPTED:
