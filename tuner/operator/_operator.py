@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -129,7 +130,8 @@ class Operator:
         retry_delay: Seconds before a failed reconcile, or a controller that raised, is
             tried again.
         threads: False: no controller threads; each :meth:`reconcile` advances the
-            Experiment's controller by one step (deterministic tests).
+            Experiment's controller by one step, and restarts a failed one without
+            waiting for ``retry_delay`` (deterministic tests).
     """
 
     def __init__(
@@ -153,6 +155,8 @@ class Operator:
         self._threads = threads
         self._runs: dict[Key, ExperimentRun] = {}
         self._runs_lock = threading.Lock()
+        self._retry_at: dict[Key, float] = {}
+        """When an Experiment whose controller failed may start one again (monotonic)."""
         self._validated: dict[Key, tuple[tuple[Any, Any], Experiment | ExperimentError]] = {}
         self._queue: WorkQueue[Key] = WorkQueue()
         self._stopping = threading.Event()
@@ -301,6 +305,11 @@ class Operator:
             assert experiment is not None
             if not self._should_run(previous, experiment):
                 return
+            wait = self._retry_at.get(key, 0.0) - time.monotonic()
+            if wait > 0 and self._threads:
+                self._queue.add(key, delay=wait)  # a controller failed: not before its delay
+                return
+            self._retry_at.pop(key, None)
             started = self._start_run(obj, experiment)
             if started is None:
                 return
@@ -343,6 +352,7 @@ class Operator:
                     study_name=study_name_of(namespace, name),
                 ),
             )
+            self._retry_at[key] = time.monotonic() + self._retry_delay
             self._queue.add(key, delay=self._retry_delay)
             return
         if run.result is not None and run.result.outcome is ExperimentOutcome.INTERRUPTED:
