@@ -10,7 +10,8 @@ The ``kubernetes`` client is imported only when an operator is built.
 from __future__ import annotations
 
 from tuner.operator._main import OperatorStarted, kubernetes_api_client, run_operator
-from tuner.operator._operator import Operator, RunnerFactory, kubernetes_runners, study_name_of
+from tuner.operator._operator import Operator
+from tuner.operator._runners import RunnerFactory, kubernetes_runners, study_name_of
 from tuner.operator._status import (
     Condition,
     ExperimentStatus,

@@ -106,7 +106,8 @@ def run_operator(
         InvalidArgumentError: Neither or both of ``service`` and ``store``, or a bad
             ``listen``.
     """
-    from tuner.operator._operator import Operator, kubernetes_runners
+    from tuner.operator._operator import Operator
+    from tuner.operator._runners import kubernetes_runners
 
     if (service is None) == (store is None):
         raise InvalidArgumentError(

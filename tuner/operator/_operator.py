@@ -5,16 +5,22 @@ a failing handler after 60 s by default, and runs handlers in its own event loop
 makes every test a timing test. Here the whole decision is :meth:`Operator.reconcile`, a
 plain function of (the Experiment as the API server has it, the study in the service, the
 experiment's controller if one runs): tests call it directly, with no thread, and play the
-cluster themselves. The loop around it is small: one thread watches Experiments (always
-with ``timeoutSeconds``, then lists again, which is also the resync), one worker takes
-``(namespace, name)`` keys off a deduplicating queue and reconciles them; each running
-Experiment's :class:`~tuner.controller.Controller` has a thread of its own and asks for a
-reconcile whenever its progress changes or it ends.
+cluster themselves. The loop around it is small (:class:`~tuner.operator._loop.WatchLoop`):
+one thread watches Experiments (always with ``timeoutSeconds``, then lists again, which is
+also the resync), one worker takes ``(namespace, name)`` keys off a deduplicating queue and
+reconciles them; each running Experiment's :class:`~tuner.controller.Controller` has a
+thread of its own and asks for a reconcile whenever its progress changes or it ends.
 
 Each Experiment ``<name>`` in namespace ``<ns>`` is the study ``<ns>/<name>`` in the
 service, so equal names in two namespaces never share anything. The store is the source
 of truth: an operator that restarts (or dies) creates nothing twice; its new controllers
 adopt the trials' Jobs, found by label, and relaunch trials whose Job is gone.
+
+Deleting an Experiment stops its controller and its running trials (their Jobs are
+deleted; in a cluster the garbage collector also deletes them through their
+ownerReferences). Its study stays in the service, with those trials left ``ACTIVE``: an
+Experiment created again under the same name resumes it (relaunching them), as a rerun of
+``tuner run`` does; ``tuner study delete <namespace>/<name>`` starts afresh.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tuner.controller import Controller, ExperimentEnd, ExperimentOutcome
 from tuner.errors import AlreadyExistsError, InvalidArgumentError
+from tuner.operator._loop import Key, WatchLoop
 from tuner.operator._queue import WorkQueue
-from tuner.operator._resources import API_VERSION, KIND, ExperimentApi, Gone
+from tuner.operator._resources import API_VERSION, KIND, ExperimentApi
 from tuner.operator._run import ExperimentRun
+from tuner.operator._runners import RunnerFactory, job_name, study_name_of
 from tuner.operator._status import (
     ExperimentStatus,
     Phase,
@@ -46,16 +54,11 @@ if TYPE_CHECKING:
 
     from tuner.backend import Backend
     from tuner.controller import ExperimentResult, Progress
-    from tuner.runners import KubernetesOwner, Runner
     from tuner.spec import Experiment, ExperimentError
-    from tuner.trial import Trial
 
-__all__ = ["Operator", "RunnerFactory", "kubernetes_runners", "study_name_of"]
+__all__ = ["Operator"]
 
 logger = logging.getLogger(__name__)
-
-Key = tuple[str, str]
-"""An Experiment by (namespace, name)."""
 
 _END_REASONS = {
     ExperimentEnd.GOAL_REACHED: Reason.GOAL_REACHED,
@@ -64,53 +67,6 @@ _END_REASONS = {
     ExperimentEnd.MAX_FAILED_TRIALS_REACHED: Reason.MAX_FAILED_TRIALS_REACHED,
 }
 _RUNNING_MESSAGE = "the operator runs its trials as Jobs"
-
-
-class RunnerFactory(Protocol):
-    """Builds the runner of one Experiment's trials."""
-
-    def __call__(self, experiment: Experiment, owner: KubernetesOwner) -> Runner:
-        """A runner for ``experiment``, whose Jobs ``owner`` owns.
-
-        Raises:
-            InvalidArgumentError: The experiment cannot run this way (``field`` says why).
-        """
-        ...
-
-
-def kubernetes_runners(
-    api_client: ApiClient, *, service_endpoint: str, retain: bool | None = None
-) -> RunnerFactory:
-    """Runners of trials as Jobs in the Experiment's namespace (:class:`KubernetesRunner`).
-
-    Args:
-        api_client: A configured ``kubernetes.client.ApiClient``.
-        service_endpoint: The service as the trials' pods reach it (``TUNER_SERVICE_ENDPOINT``).
-        retain: Keep finished Jobs; None: as each experiment's ``trialTemplate.retain``.
-    """
-    from tuner.runners import KubernetesRunner
-
-    def build(experiment: Experiment, owner: KubernetesOwner) -> Runner:
-        return KubernetesRunner(
-            api_client=api_client,
-            experiment=experiment,
-            owner=owner,
-            service_endpoint=service_endpoint,
-            retain=retain,
-        )
-
-    return build
-
-
-def study_name_of(namespace: str, name: str) -> str:
-    """The study of Experiment ``name`` in ``namespace``: ``<namespace>/<name>``."""
-    return f"{namespace}/{name}"
-
-
-def _job_name(experiment: Experiment, trial: Trial) -> str:
-    from tuner.runners import trial_job_name
-
-    return trial_job_name(experiment.name, trial.number)
 
 
 class Operator:
@@ -150,7 +106,6 @@ class Operator:
         self._backend = backend
         self._runner_factory = runner_factory
         self._poll_interval = poll_interval
-        self._watch_timeout = watch_timeout
         self._retry_delay = retry_delay
         self._threads = threads
         self._runs: dict[Key, ExperimentRun] = {}
@@ -159,8 +114,14 @@ class Operator:
         """When an Experiment whose controller failed may start one again (monotonic)."""
         self._validated: dict[Key, tuple[tuple[Any, Any], Experiment | ExperimentError]] = {}
         self._queue: WorkQueue[Key] = WorkQueue()
-        self._stopping = threading.Event()
-        self._loop_threads: list[threading.Thread] = []
+        self._loop = WatchLoop(
+            self._api,
+            self._queue,
+            self.reconcile,
+            extra_keys=self._run_keys,  # ones deleted while nobody watched
+            watch_timeout=watch_timeout,
+            retry_delay=retry_delay,
+        )
 
     @property
     def namespace(self) -> str | None:
@@ -176,21 +137,14 @@ class Operator:
 
     def start(self) -> None:
         """Start watching and reconciling in background threads."""
-        self._stopping.clear()
-        for target, name in ((self._watch_loop, "watch"), (self._work_loop, "reconcile")):
-            thread = threading.Thread(target=target, name=f"tuner-operator-{name}", daemon=True)
-            thread.start()
-            self._loop_threads.append(thread)
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and every controller, leaving the trials' Jobs running.
 
         Like an operator that is shut down (or dies): the next one adopts the Jobs.
         """
-        self._stopping.set()
-        watcher, worker = self._loop_threads or (None, None)
-        if worker is not None:
-            worker.join(timeout)  # no reconcile starts a controller from now on
+        self._loop.stop_worker(timeout)  # no reconcile starts a controller from now on
         with self._runs_lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -201,9 +155,7 @@ class Operator:
             run.close()
         with self._runs_lock:
             self._runs.clear()
-        if watcher is not None:
-            watcher.join(timeout)  # ends with its watch (timeoutSeconds)
-        self._loop_threads.clear()
+        self._loop.join_watcher(timeout)
 
     def __enter__(self) -> Operator:
         self.start()
@@ -212,40 +164,9 @@ class Operator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _watch_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                items, version = self._api.list()
-                keys = {_key(item) for item in items}
-                with self._runs_lock:
-                    keys.update(self._runs)  # ones deleted while nobody watched
-                for key in sorted(keys):
-                    self._queue.add(key)
-                while not self._stopping.is_set():
-                    for event in self._api.watch(version, self._watch_timeout):
-                        if event.resource_version:
-                            version = event.resource_version
-                        if event.kind in ("ADDED", "MODIFIED", "DELETED"):
-                            self._queue.add((event.namespace, event.name))
-                        if self._stopping.is_set():
-                            return
-                    break  # the watch timed out: list again (resync)
-            except Gone:
-                logger.info("watch of Experiments expired; listing again")
-            except Exception:
-                logger.exception("watching Experiments failed; retrying")
-                self._stopping.wait(self._retry_delay)
-
-    def _work_loop(self) -> None:
-        while not self._stopping.is_set():
-            key = self._queue.get(timeout=0.2)
-            if key is None or self._stopping.is_set():
-                continue
-            try:
-                self.reconcile(*key)
-            except Exception:
-                logger.exception("reconciling Experiment %s/%s failed; retrying", *key)
-                self._queue.add(key, delay=self._retry_delay)
+    def _run_keys(self) -> list[Key]:
+        with self._runs_lock:
+            return list(self._runs)
 
     # -- reconcile -------------------------------------------------------------------------
 
@@ -489,7 +410,7 @@ class Operator:
         best = progress.best_trial
         optimal = (
             optimal_trial(
-                best, objective=experiment.objective, trial_name=_job_name(experiment, best)
+                best, objective=experiment.objective, trial_name=job_name(experiment, best)
             )
             if best is not None
             else None
@@ -555,11 +476,6 @@ def _failed(
     return build_status(
         previous, phase=Phase.FAILED, reason=reason, message=message, now=_now(), study_name=study
     )
-
-
-def _key(obj: Mapping[str, Any]) -> Key:
-    metadata = obj.get("metadata") or {}
-    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
 
 
 def _now() -> datetime:
