@@ -107,6 +107,8 @@ class ExperimentApi:
                 PLURAL,
                 **kwargs,
             )
+        from kubernetes.client.exceptions import ApiException
+
         try:
             for event in stream:
                 kind = str(event.get("type", ""))
@@ -123,6 +125,10 @@ class ExperimentApi:
                     name=str(metadata.get("name", "")),
                     resource_version=str(metadata.get("resourceVersion", "")),
                 )
+        except ApiException as error:  # the client raises the 410 ERROR event itself
+            if error.status == 410:
+                raise Gone(str(error.reason or "")) from None
+            raise
         finally:
             watcher.stop()
 
