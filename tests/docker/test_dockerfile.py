@@ -232,7 +232,7 @@ def _pip_extras(stage: str) -> set[str]:
 def test_installed_extras_exist() -> None:
     known = set(PYPROJECT["project"]["optional-dependencies"])
     assert _pip_extras("runtime") == {"postgresql", "mysql", "kubernetes"}
-    assert _pip_extras("trial") == {"examples"}
+    assert _pip_extras("trial") == {"examples", "tfevents"}  # tfevents: its collector
     assert _pip_extras("runtime") | _pip_extras("trial") <= known
 
 
