@@ -14,7 +14,8 @@ official client like the real ones:
   environment; ``$(VAR)`` in command and args expands as Kubernetes does; ``workingDir`` is
   used when it exists (else a directory of that name under the pod's directory); each
   ``emptyDir`` volume is a directory of the pod's, and any command/arg/env/workingDir string
-  starting with its ``mountPath`` is rewritten to it (so a trial and a sidecar share files);
+  starting with its ``mountPath`` is rewritten to it (so a trial and a sidecar share files),
+  as is the value of an ``--option=<mountPath>/...`` argument (a wrapping collector's);
   stdout and stderr of each container go to ``<workdir>/<pod>/<container>.log``;
 - when the first container exits, the others get ``sidecar_grace`` seconds and are then
   terminated; the Pod's phase is ``Succeeded`` if the first container exited 0 and no other
@@ -511,9 +512,14 @@ class LocalKubelet:
         }
 
         def rewrite(text: str) -> str:
+            # ``--option=/mount/...`` too (a collector's ``--path=``/``--dir=``): the value
+            # after the first ``=`` of an argument starting with ``-``
+            option, equals, value = text.partition("=") if text.startswith("-") else ("", "", "")
             for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
                 if text == mount or text.startswith(mount + "/"):
                     return str(local) + text[len(mount) :]
+                if equals and (value == mount or value.startswith(mount + "/")):
+                    return option + equals + str(local) + value[len(mount) :]
             return text
 
         env_values: dict[str, str] = {}

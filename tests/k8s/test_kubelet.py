@@ -234,6 +234,26 @@ def test_sidecar_shares_an_empty_dir(
     assert info.value.status == 400
 
 
+def test_an_option_value_in_an_empty_dir_is_rewritten_too(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    # as a wrapping collector's ``--path=/var/log/katib/metrics.log``
+    trial = "import pathlib, sys; pathlib.Path(sys.argv[1].partition('=')[2]).write_text('ok')"
+    body = job_body("option", trial)
+    pod_spec = body["spec"]["template"]["spec"]
+    pod_spec["volumes"] = [{"name": "metrics", "emptyDir": {}}]
+    container = pod_spec["containers"][0]
+    container["volumeMounts"] = [{"name": "metrics", "mountPath": "/var/log/katib"}]
+    container["args"] = ["--path=/var/log/katib/out.txt"]
+    batch.create_namespaced_job(NAMESPACE, body)
+    job = finished(batch, "option")
+    (pod,) = pods_of(core, "option")
+    log = kubelet.log_path(pod.metadata.name, "main").read_text()
+    assert conditions(job)[-1][0] == "Complete", log
+    out = kubelet.workdir / pod.metadata.name / "volumes" / "metrics" / "out.txt"
+    assert out.read_text() == "ok"
+
+
 def test_a_container_without_a_command_fails_clearly(
     kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
 ) -> None:
