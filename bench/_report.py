@@ -234,7 +234,8 @@ class Report:
     """Prints tables to stdout, as rich boxes or as Markdown (for bench/README.md)."""
 
     def __init__(self, *, markdown: bool = False, width: int = 240) -> None:
-        self._console = Console(width=width, highlight=False)
+        # Markdown tables are never cut to a terminal's width: a full plan has ~40 columns.
+        self._console = Console(width=100_000 if markdown else width, highlight=False)
         self._box = box.MARKDOWN if markdown else box.SIMPLE_HEAD
         self._markdown = markdown
 
