@@ -22,13 +22,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tuner.collectors._environment import (
+    ENDPOINT_ENV,
+    TOKEN_ENV,
+    TRIAL_ID_ENV,
+    trial_and_client,
+)
 from tuner.collectors._parse import parse_number
 from tuner.collectors._reporter import MeasurementReporter
 from tuner.collectors._spool import default_spool_dir, flush_spools
 from tuner.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from tuner.backend import Backend
+    pass
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -42,32 +48,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "TUNER_SERVICE_ENDPOINT"
-TRIAL_ID_ENV = "TUNER_TRIAL_ID"
-TOKEN_ENV = "TUNER_SERVICE_TOKEN"
-_CLIENT_TIMEOUT = 10.0
-
 _lock = threading.Lock()
 _state: dict[str, object] = {}  # "pid", "reporter", "client", "warned"
-
-
-def _trial_and_client(env: Mapping[str, str]) -> tuple[int, Backend] | None:
-    """The trial id and a client from the environment; None when no endpoint is set."""
-    endpoint = env.get(ENDPOINT_ENV, "").strip()
-    if not endpoint:
-        return None
-    raw_id = env.get(TRIAL_ID_ENV, "").strip()
-    try:
-        trial_id = int(raw_id)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{ENDPOINT_ENV} is set, so {TRIAL_ID_ENV} must be a trial id, got {raw_id!r}",
-            field=TRIAL_ID_ENV,
-        ) from None
-    from tuner.client import Client  # grpc loads only when there is somewhere to report
-
-    token = env.get(TOKEN_ENV) or None
-    return trial_id, Client(endpoint, token=token, timeout=_CLIENT_TIMEOUT)
 
 
 def _reporter() -> MeasurementReporter | None:
@@ -75,7 +57,7 @@ def _reporter() -> MeasurementReporter | None:
     with _lock:
         if _state.get("pid") == os.getpid():
             return _state.get("reporter")  # type: ignore[return-value]
-        found = _trial_and_client(os.environ)
+        found = trial_and_client(os.environ)
         _state.clear()
         _state["pid"] = os.getpid()
         if found is None:
@@ -207,7 +189,7 @@ def report_once(
         raise InvalidArgumentError("give at least one metric, as loss=0.1", field="metrics")
     values = _numbers(metrics)
     environ = os.environ if env is None else env
-    found = _trial_and_client(environ)
+    found = trial_and_client(environ)
     if found is None:
         logger.warning("%s is not set, so the metrics are reported nowhere", ENDPOINT_ENV)
         return False
@@ -256,7 +238,7 @@ def flush_trial_spools(env: Mapping[str, str] | None = None) -> tuple[int, int]:
         UnavailableError: The service cannot be reached; the spools stay.
     """
     environ = os.environ if env is None else env
-    found = _trial_and_client(environ)
+    found = trial_and_client(environ)
     if found is None:
         raise InvalidArgumentError(f"{ENDPOINT_ENV} is not set", field=ENDPOINT_ENV)
     trial_id, client = found

@@ -13,6 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from tuner.collectors._environment import (
+    ENDPOINT_ENV,
+    TOKEN_ENV,
+    TRIAL_ID_ENV,
+    trial_and_client,
+)
 from tuner.collectors._orphan import stop_when_orphaned
 from tuner.collectors._parse import DEFAULT_FORMAT, MetricLineParser
 from tuner.collectors._reporter import MeasurementReporter
@@ -34,12 +40,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "TUNER_SERVICE_ENDPOINT"
-"""``host:port`` of the service to report to; unset: report nowhere."""
-TRIAL_ID_ENV = "TUNER_TRIAL_ID"
-"""The id of the trial the output belongs to."""
-TOKEN_ENV = "TUNER_SERVICE_TOKEN"
-"""The bearer token for the service, when it requires one."""
 
 _Handler = Callable[[int, "FrameType | None"], Any] | int | signal.Handlers | None
 _FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -50,7 +50,6 @@ _DRAIN_TIMEOUT = 5.0
 """Seconds to keep reading after the command exits, while its descendants hold the output open."""
 DEFAULT_FLUSH_TIMEOUT = 60.0
 """Most seconds to spend delivering the last measurements after the command exits."""
-_CLIENT_TIMEOUT = 10.0
 _EXIT_USAGE = 2
 _EXIT_NOT_EXECUTABLE = 126
 _EXIT_NOT_FOUND = 127
@@ -217,23 +216,13 @@ def _run_command(
 
 
 def _connect(env: Mapping[str, str]) -> tuple[Backend | None, int]:
-    endpoint = env.get(ENDPOINT_ENV, "").strip()
-    if not endpoint:
+    found = trial_and_client(env)
+    if found is None:
         logger.warning("%s is not set: metrics are parsed but reported nowhere", ENDPOINT_ENV)
         return None, 0
-    raw_id = env.get(TRIAL_ID_ENV, "").strip()
-    try:
-        trial_id = int(raw_id)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{ENDPOINT_ENV} is set, so {TRIAL_ID_ENV} must be a trial id, got {raw_id!r}",
-            field=TRIAL_ID_ENV,
-        ) from None
-    from tuner.client import Client  # grpc loads only when there is somewhere to report
-
-    token = env.get(TOKEN_ENV) or None
-    logger.info("reporting metrics of trial %d to %s", trial_id, endpoint)
-    return Client(endpoint, token=token, timeout=_CLIENT_TIMEOUT), trial_id
+    trial_id, client = found
+    logger.info("reporting metrics of trial %d to %s", trial_id, env[ENDPOINT_ENV].strip())
+    return client, trial_id
 
 
 def _close_backend(backend: object) -> None:
