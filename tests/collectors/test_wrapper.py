@@ -12,63 +12,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+from tests.collectors.conftest import STUDY, Service
+from tests.collectors.support import DEADLINE
 from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
-from tuner.config import AlgorithmSpec, Direction, Objective, StudyConfig
 from tuner.errors import InvalidArgumentError
 from tuner.runners import LocalRunner, ProcessCommand, RunPhase
-from tuner.service import ServiceCore, create_server
-from tuner.space import DoubleParameter, SearchSpace
-from tuner.store import open_store
 from tuner.trial import Measurement, Trial, TrialState
 
 pytestmark = pytest.mark.slow
-
-DEADLINE = 30.0
-STUDY = "study"
-CONFIG = StudyConfig(
-    space=SearchSpace((DoubleParameter(name="lr", low=1e-4, high=1e-1),)),
-    objective=Objective(
-        metric_name="accuracy", direction=Direction.MAXIMIZE, additional_metric_names=("loss",)
-    ),
-    algorithm=AlgorithmSpec(name="random"),
-    seed=1,
-)
-
-
-@dataclass
-class Service:
-    """A running server and the core behind it, to hand out trials and read the store."""
-
-    core: ServiceCore
-    endpoint: str
-
-    def new_trial(self) -> Trial:
-        [trial] = self.core.suggest_trials(STUDY, 1).trials
-        return trial
-
-    def measurements(self, trial_id: int) -> list[tuple[int, dict[str, float]]]:
-        return summary(self.core.get_trial(trial_id).measurements)
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    """A server on 127.0.0.1 with a free port, over a SQLite file, with one study."""
-    store = open_store(f"sqlite:///{tmp_path / 'tuner.db'}")
-    core = ServiceCore(store)
-    core.create_study(STUDY, CONFIG)
-    server, port = create_server(core, host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
-    finally:
-        server.stop(None).wait()
-        store.close()
 
 
 def summary(measurements: tuple[Measurement, ...]) -> list[tuple[int, dict[str, float]]]:

@@ -10,13 +10,16 @@ Import them into a ``conftest.py``::
 - ``api``: a ``kubernetes.client.ApiClient`` on the emulator's URL;
 - ``kubelet``: a :class:`~tests.k8s.kubelet.LocalKubelet` running the Jobs of namespace
   :data:`NAMESPACE` under ``tmp_path / "kubelet"``; for another namespace, build one with
-  :func:`make_kubelet`.
+  :func:`make_kubelet`;
+- ``service``: the tuner service the trials report to, in-process over a SQLite file, on a
+  loopback port (:class:`Service`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,8 +28,20 @@ from kubernetes import client
 
 from tests.k8s.emulator import ThreadedEmulator
 from tests.k8s.kubelet import LocalKubelet
+from tuner.service import ServiceCore, create_server
+from tuner.store import open_store
 
-__all__ = ["EXPERIMENTS", "NAMESPACE", "api", "k8s", "kubelet", "make_kubelet", "wait_for"]
+__all__ = [
+    "EXPERIMENTS",
+    "NAMESPACE",
+    "Service",
+    "api",
+    "k8s",
+    "kubelet",
+    "make_kubelet",
+    "service",
+    "wait_for",
+]
 
 NAMESPACE = "tune"
 """The namespace the ``kubelet`` fixture serves."""
@@ -75,6 +90,26 @@ def kubelet(k8s: ThreadedEmulator, api: client.ApiClient, tmp_path: Path) -> Ite
     with make_kubelet(k8s, api, NAMESPACE, tmp_path / "kubelet") as running:
         yield running
     assert not running.errors, f"the local kubelet failed: {running.errors!r}"
+
+
+@dataclass
+class Service:
+    """The tuner service in-process: its core (over a SQLite file) and its gRPC endpoint."""
+
+    core: ServiceCore
+    endpoint: str
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
+    server, port = create_server(core, host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
+    finally:
+        server.stop(grace=None)
+        core.close()
 
 
 def wait_for(fn: Callable[[], _T], timeout: float = 10.0, interval: float = 0.05) -> _T:

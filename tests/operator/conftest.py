@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.k8s.fixtures import NAMESPACE, api, k8s, kubelet  # noqa: F401
-from tuner.service import ServiceCore, create_server
-from tuner.store import open_store
+from tests.k8s.fixtures import NAMESPACE, Service, api, k8s, kubelet, service  # noqa: F401
 
 SCRIPT = Path(__file__).with_name("trial_script.py")
 GROUP, VERSION, PLURAL = "tuner.dev", "v1beta1", "experiments"
-
-
-@dataclass
-class Service:
-    """The tuner service in-process: its core (over a SQLite file) and its gRPC endpoint."""
-
-    core: ServiceCore
-    endpoint: str
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
-    server, port = create_server(core, host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
-    finally:
-        server.stop(grace=None)
-        core.close()
 
 
 def experiment_document(

@@ -14,7 +14,6 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from tests.k8s.emulator import ThreadedEmulator
-from tests.k8s.fixtures import NAMESPACE, make_kubelet, wait_for
+from tests.k8s.fixtures import NAMESPACE, Service, make_kubelet, wait_for
 from tests.k8s.kubelet import LocalKubelet
 from tuner.client import Client
 from tuner.errors import (
@@ -41,9 +40,7 @@ from tuner.runners import (
     RunStatus,
     trial_job_name,
 )
-from tuner.service import ServiceCore, create_server
 from tuner.spec import CollectorKind, Experiment, MetricsCollector, load_experiment
-from tuner.store import open_store
 from tuner.trial import Trial
 
 pytestmark = pytest.mark.timeout(60)
@@ -319,24 +316,6 @@ def test_unknown_trials(make_runner: Callable[..., KubernetesRunner]) -> None:
 
 
 # -- running under the local kubelet ---------------------------------------------------------
-
-
-@dataclass
-class Service:
-    core: ServiceCore
-    endpoint: str
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
-    server, port = create_server(core, host="127.0.0.1")
-    server.start()
-    try:
-        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
-    finally:
-        server.stop(grace=None)
-        core.close()
 
 
 def test_a_trial_runs_and_its_metrics_reach_the_service(

@@ -20,37 +20,17 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.k8s.fixtures import NAMESPACE, wait_for
+from tests.k8s.fixtures import NAMESPACE, Service, wait_for
 from tests.k8s.kubelet import LocalKubelet
 from tuner.client import Client
 from tuner.runners import KubernetesOwner, KubernetesRunner, RunPhase, RunStatus
-from tuner.service import ServiceCore, create_server
 from tuner.spec import Experiment, load_experiment
-from tuner.store import open_store
 
 pytestmark = pytest.mark.timeout(60)
 
 TRIAL = Path(__file__).with_name("collector_trial.py")
 MOUNT = "/var/log/katib"
 X = 1.0  # accuracy 0.375 at epoch 1 and 0.875 at epoch 2: exact in float32 too
-
-
-@dataclass
-class Service:
-    core: ServiceCore
-    endpoint: str
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
-    server, port = create_server(core, host="127.0.0.1")
-    server.start()
-    try:
-        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
-    finally:
-        server.stop(grace=None)
-        core.close()
 
 
 def free_port() -> int:
