@@ -7,12 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tuner.collectors._wrapper import (
-    DEFAULT_FLUSH_TIMEOUT,
-    ENDPOINT_ENV,
-    TRIAL_ID_ENV,
-    run_stdout_collector,
-)
+from tuner.collectors._environment import ENDPOINT_ENV, TRIAL_ID_ENV
+from tuner.collectors._supervise import DEFAULT_FLUSH_TIMEOUT
+from tuner.collectors._wrapper import run_stdout_collector
 from tuner.errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_SCRAPE_INTERVAL", "main"]

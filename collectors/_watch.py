@@ -10,22 +10,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from tuner.collectors._orphan import stop_when_orphaned
 from tuner.collectors._reporter import MeasurementReporter
-from tuner.collectors._wrapper import (
+from tuner.collectors._supervise import (
     DEFAULT_FLUSH_TIMEOUT,
-    _close_backend,
-    _connect,
-    _SignalForwarder,
+    SignalForwarder,
+    close_backend,
+    connect,
+    exit_code_of,
+    log_summary,
+    start_command,
 )
 from tuner.errors import InvalidArgumentError
 
 __all__ = ["MetricSink", "MetricSource", "run_watching_collector"]
 
 logger = logging.getLogger(__name__)
-
-_EXIT_NOT_EXECUTABLE = 126
-_EXIT_NOT_FOUND = 127
 
 
 class MetricSink:
@@ -130,7 +129,7 @@ def run_watching_collector(
     if not interval > 0:
         raise InvalidArgumentError(f"must be > 0, got {interval}", field="interval")
     env = dict(os.environ if environ is None else environ)
-    backend, trial_id = _connect(env)
+    backend, trial_id = connect(env)
     reporter = None if backend is None else MeasurementReporter(backend, trial_id)
     sink = MetricSink(reporter)
     child_env = {**env}
@@ -139,7 +138,7 @@ def run_watching_collector(
     delivered = True
     exit_code: int | None = None
     try:
-        with _SignalForwarder() as forwarder:
+        with SignalForwarder() as forwarder:
             try:
                 exit_code, started = _run(
                     command, child_env, source, sink, forwarder, interval, exit_with_parent
@@ -153,7 +152,7 @@ def run_watching_collector(
                         reporter.fail_if_objective_missing(
                             where=source.description, expectation=source.expectation
                         )
-                _close_backend(backend)
+                close_backend(backend)
     finally:
         if started:
             _log_summary(names, source, sink, reporter, delivered)
@@ -164,26 +163,16 @@ def _run(
     env: Mapping[str, str],
     source: MetricSource,
     sink: MetricSink,
-    forwarder: _SignalForwarder,
+    forwarder: SignalForwarder,
     interval: float,
     exit_with_parent: bool,
 ) -> tuple[int, bool]:
     """Run the command to its end while polling ``source``: its exit code, whether it ran."""
-    if forwarder.received:
-        logger.warning("signalled before the command started; not starting it")
-        return 128 + forwarder.received[0], False
-    try:
-        process = subprocess.Popen(command, env=env)
-    except OSError as error:
-        logger.error("cannot run %r: %s", command[0], error.strerror or error)
-        if isinstance(error, FileNotFoundError):
-            return _EXIT_NOT_FOUND, False
-        return _EXIT_NOT_EXECUTABLE, False
-    forwarder.attach(process)
-    if exit_with_parent:
-        stop_when_orphaned(process)
+    process = start_command(command, env, forwarder, exit_with_parent=exit_with_parent)
+    if isinstance(process, int):
+        return process, False
     returncode = _watch(process, source, sink, interval)
-    return (returncode if returncode >= 0 else 128 - returncode), True
+    return exit_code_of(returncode), True
 
 
 def _watch(
@@ -227,29 +216,19 @@ def _log_summary(
     reporter: MeasurementReporter | None,
     delivered: bool,
 ) -> None:
-    counts = sink.counts
-    found = ", ".join(f"{name}: {counts[name]}" for name in sorted(counts)) or "none"
-    if reporter is None:
-        logger.info("metric values read from %s: %s (reported nowhere)", source.description, found)
-    else:
-        logger.info(
-            "metric values read from %s: %s; %d measurements delivered%s",
-            source.description,
-            found,
-            reporter.n_delivered,
-            "" if delivered else f", {reporter.n_lost} lost, {reporter.n_spooled} spooled",
-        )
-    missing = sorted(names - set(counts))
-    if missing:
-        logger.warning(
-            "no value of %s in %s; expected %s",
-            ", ".join(missing),
-            source.description,
-            source.expectation,
-        )
+    skipped = None
     if sink.n_unparseable:
-        logger.warning(
-            "%d lines or records could not be read and were skipped, e.g. %s",
-            sink.n_unparseable,
-            "; ".join(sink.unparseable_examples),
+        examples = "; ".join(sink.unparseable_examples)
+        skipped = (
+            f"{sink.n_unparseable} lines or records could not be read and were skipped, "
+            f"e.g. {examples}"
         )
+    log_summary(
+        where=source.description,
+        counts=sink.counts,
+        metric_names=names,
+        expectation=source.expectation,
+        reporter=reporter,
+        delivered=delivered,
+        skipped=skipped,
+    )

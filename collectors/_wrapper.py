@@ -2,57 +2,36 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Iterable, Mapping, Sequence
+from typing import BinaryIO
 
-from tuner.collectors._environment import (
-    ENDPOINT_ENV,
-    TOKEN_ENV,
-    TRIAL_ID_ENV,
-    trial_and_client,
-)
-from tuner.collectors._orphan import stop_when_orphaned
 from tuner.collectors._parse import DEFAULT_FORMAT, MetricLineParser
 from tuner.collectors._reporter import MeasurementReporter
+from tuner.collectors._supervise import (
+    DEFAULT_FLUSH_TIMEOUT,
+    SignalForwarder,
+    close_backend,
+    connect,
+    exit_code_of,
+    log_summary,
+    start_command,
+)
 from tuner.errors import InvalidArgumentError
 
-if TYPE_CHECKING:
-    from types import FrameType
-
-    from tuner.backend import Backend
-
-__all__ = [
-    "DEFAULT_FLUSH_TIMEOUT",
-    "ENDPOINT_ENV",
-    "TOKEN_ENV",
-    "TRIAL_ID_ENV",
-    "run_stdout_collector",
-    "wrap_with_stdout_collector",
-]
+__all__ = ["run_stdout_collector", "wrap_with_stdout_collector"]
 
 logger = logging.getLogger(__name__)
 
-
-_Handler = Callable[[int, "FrameType | None"], Any] | int | signal.Handlers | None
-_FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _CHUNK_SIZE = 64 * 1024
 _MAX_LINE = 1024 * 1024
 """A line longer than this is read in pieces, so a stream without line ends cannot fill memory."""
 _DRAIN_TIMEOUT = 5.0
 """Seconds to keep reading after the command exits, while its descendants hold the output open."""
-DEFAULT_FLUSH_TIMEOUT = 60.0
-"""Most seconds to spend delivering the last measurements after the command exits."""
-_EXIT_USAGE = 2
-_EXIT_NOT_EXECUTABLE = 126
-_EXIT_NOT_FOUND = 127
 
 
 def wrap_with_stdout_collector(
@@ -151,14 +130,14 @@ def run_stdout_collector(
         raise InvalidArgumentError("the command is empty", field="command")
     env = dict(os.environ if environ is None else environ)
     parser = MetricLineParser(metric_names, tuple(formats) or (DEFAULT_FORMAT,), json_lines)
-    backend, trial_id = _connect(env)
+    backend, trial_id = connect(env)
     reporter = None if backend is None else MeasurementReporter(backend, trial_id)
     child_env = {**env}
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     pump = _OutputPump(parser, reporter)
     # The handlers stay through the last deliveries: a SIGTERM then must not cut them short
     # (forwarding it to the ended command does nothing; a runner's SIGKILL still ends all).
-    with _SignalForwarder() as forwarder:
+    with SignalForwarder() as forwarder:
         exit_code = None
         try:
             exit_code = _run_command(command, child_env, pump, forwarder, exit_with_parent)
@@ -171,7 +150,7 @@ def run_stdout_collector(
                         where="the trial's output (stdout and stderr)",
                         expectation=_expectation(parser),
                     )
-            _close_backend(backend)
+            close_backend(backend)
     if pump.is_started:
         _log_summary(parser, pump, reporter, delivered)
     return exit_code
@@ -181,23 +160,15 @@ def _run_command(
     command: tuple[str, ...],
     env: Mapping[str, str],
     pump: _OutputPump,
-    forwarder: _SignalForwarder,
+    forwarder: SignalForwarder,
     exit_with_parent: bool,
 ) -> int:
     """Run the command to its end with its output through ``pump``; its exit code."""
-    if forwarder.received:
-        logger.warning("signalled before the command started; not starting it")
-        return 128 + forwarder.received[0]
-    try:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-        )
-    except OSError as error:
-        logger.error("cannot run %r: %s", command[0], error.strerror or error)
-        return _EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else _EXIT_NOT_EXECUTABLE
-    forwarder.attach(process)
-    if exit_with_parent:
-        stop_when_orphaned(process)
+    process = start_command(
+        command, env, forwarder, exit_with_parent=exit_with_parent, capture_output=True
+    )
+    if isinstance(process, int):
+        return process
     assert process.stdout is not None
     reader = threading.Thread(
         target=pump.run, args=(process.stdout,), name="tuner-collector-reader", daemon=True
@@ -212,26 +183,7 @@ def _run_command(
             _DRAIN_TIMEOUT,
         )
         pump.stop()
-    return returncode if returncode >= 0 else 128 - returncode
-
-
-def _connect(env: Mapping[str, str]) -> tuple[Backend | None, int]:
-    found = trial_and_client(env)
-    if found is None:
-        logger.warning("%s is not set: metrics are parsed but reported nowhere", ENDPOINT_ENV)
-        return None, 0
-    trial_id, client = found
-    logger.info("reporting metrics of trial %d to %s", trial_id, env[ENDPOINT_ENV].strip())
-    return client, trial_id
-
-
-def _close_backend(backend: object) -> None:
-    close = getattr(backend, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:
-            logger.debug("closing the client failed", exc_info=True)
+    return exit_code_of(returncode)
 
 
 class _OutputPump:
@@ -296,52 +248,6 @@ class _OutputPump:
             logger.exception("cannot handle an output line: %r", line[:200])
 
 
-class _SignalForwarder:
-    """Forwards SIGTERM and SIGINT to the child; holds those that come before it starts."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self._held: list[int] = []
-        self._process: subprocess.Popen[bytes] | None = None
-        self._previous: dict[int, _Handler] = {}
-
-    def __enter__(self) -> _SignalForwarder:
-        for signum in _FORWARDED_SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def attach(self, process: subprocess.Popen[bytes]) -> None:
-        self._process = process  # from here on, the handler forwards by itself
-        while self._held:
-            self._forward(self._held.pop(0))
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received.append(signum)
-        if self._process is None:
-            self._held.append(signum)
-        else:
-            self._forward(signum)
-
-    def _forward(self, signum: int) -> None:
-        assert self._process is not None
-        if signum == signal.SIGINT and _is_terminal_foreground():
-            return  # the terminal sent it to the whole process group, the child included
-        self._process.send_signal(signum)
-
-
-def _is_terminal_foreground() -> bool:
-    """Whether this process group is the foreground of a terminal on stdin/stdout/stderr."""
-    for fd in (0, 1, 2):
-        with contextlib.suppress(OSError):
-            if os.isatty(fd):
-                return os.tcgetpgrp(fd) == os.getpgrp()
-    return False
-
-
 def _expectation(parser: MetricLineParser) -> str:
     if parser.is_json_lines:
         return "JSON objects with those keys, one per line"
@@ -354,25 +260,18 @@ def _log_summary(
     reporter: MeasurementReporter | None,
     delivered: bool,
 ) -> None:
-    counts = pump.counts
-    found = ", ".join(f"{name}: {counts[name]}" for name in sorted(counts)) or "none"
-    if reporter is None:
-        logger.info("metric values read: %s (reported nowhere)", found)
-    else:
-        logger.info(
-            "metric values read: %s; %d measurements delivered%s",
-            found,
-            reporter.n_delivered,
-            "" if delivered else f", {reporter.n_lost} lost, {reporter.n_spooled} spooled",
-        )
-    missing = sorted(parser.metric_names - set(counts))
-    if missing:
-        expected = _expectation(parser)
-        logger.warning("no value of %s in the output; expected %s", ", ".join(missing), expected)
+    skipped = None
     if parser.n_unparseable:
         examples = ", ".join(f"{v.name}={v.text!r}" for v in parser.unparseable_examples)
-        logger.warning(
-            "%d values were not numbers and were skipped, e.g. %s",
-            parser.n_unparseable,
-            examples,
+        skipped = (
+            f"{parser.n_unparseable} values were not numbers and were skipped, e.g. {examples}"
         )
+    log_summary(
+        where="the output",
+        counts=pump.counts,
+        metric_names=parser.metric_names,
+        expectation=_expectation(parser),
+        reporter=reporter,
+        delivered=delivered,
+        skipped=skipped,
+    )

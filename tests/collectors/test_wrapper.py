@@ -371,7 +371,7 @@ def test_without_an_endpoint_it_only_tees_and_parses() -> None:
     assert result.stdout == b"loss=0.5 accuracy=oops\n"
     log = result.stderr.decode()
     assert "TUNER_SERVICE_ENDPOINT is not set: metrics are parsed but reported nowhere" in log
-    assert "metric values read: loss: 1 (reported nowhere)" in log
+    assert "metric values read from the output: loss: 1 (reported nowhere)" in log
     assert "no value of accuracy in the output" in log
     assert "1 values were not numbers and were skipped, e.g. accuracy='oops'" in log
 
@@ -539,4 +539,4 @@ def test_a_descendant_holding_the_output_open_does_not_hold_the_collector(
     assert exit_code == 3
     assert b"loss=1\n" in output
     assert "its output is still open" in caplog.text
-    assert "metric values read: loss: 1 (reported nowhere)" in caplog.text
+    assert "metric values read from the output: loss: 1 (reported nowhere)" in caplog.text
