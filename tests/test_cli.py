@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
+from rich.text import Text
 
 import tuner
 from tuner import cli
@@ -107,3 +110,56 @@ def test_server_serves_the_api_and_health(store_with_study: str, tmp_path: Path)
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
+
+
+@pytest.fixture
+def study_with_a_failure(tmp_path: Path) -> str:
+    """Three parameters, two metrics, one failed trial with a long reason."""
+    url = f"sqlite:///{tmp_path / 'tuner.db'}"
+    with tuner.Study.create(
+        "wide",
+        parameters=[
+            tuner.DoubleParameter(name="alpha", low=1e-6, high=1e-2, scale=tuner.Scale.LOG),
+            tuner.DoubleParameter(name="eta0", low=1e-3, high=1.0, scale=tuner.Scale.LOG),
+            tuner.CategoricalParameter(
+                name="learning_rate", choices=("constant", "optimal", "invscaling")
+            ),
+        ],
+        objective=tuner.Objective(
+            metric_name="accuracy",
+            direction=tuner.Direction.MAXIMIZE,
+            additional_metric_names=("loss",),
+        ),
+        store=url,
+    ) as study:
+        study.optimize(lambda trial: {"accuracy": 0.912345678, "loss": 0.123456789}, n_trials=3)
+        study.fail(study.suggest(), "exited 1: " + "a long traceback line " * 8)
+    return url
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch, width: int) -> io.StringIO:
+    output = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=output, width=width, force_terminal=True))
+    return output
+
+
+def test_the_trials_table_fits_80_columns_and_cuts_no_value(
+    study_with_a_failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = _terminal(monkeypatch, 80)
+    assert main(["trials", "wide", "--store", study_with_a_failure]) == 0
+    text = Text.from_ansi(output.getvalue()).plain
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text
+    assert "learning_rate" in text and "0.9123" in text and "0.1235" in text
+    assert text.count("SUCCEEDED") == 3 and "FAILED" in text
+    assert "trial 4: exited 1: a long traceback line" in " ".join(text.split())
+
+
+def test_a_listing_into_a_pipe_is_as_wide_as_it_needs(
+    store_with_study: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=output, width=40))  # not a terminal
+    assert main(["study", "list", "--store", store_with_study]) == 0
+    assert "maximize accuracy" in output.getvalue() and "…" not in output.getvalue()

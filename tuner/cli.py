@@ -9,8 +9,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -290,7 +293,9 @@ def _server(args: argparse.Namespace) -> int:
 
 def _study_list(args: argparse.Namespace) -> int:
     backend = _connect(args)
-    table = Table("name", "state", "algorithm", "objective", "trials", "created")
+    table = _listing(
+        "name", "state", "algorithm", "objective", "trials", "created", wrapping="objective"
+    )
     for study in backend.list_studies():
         n_trials = len(backend.list_trials(study.name))
         table.add_row(
@@ -301,7 +306,7 @@ def _study_list(args: argparse.Namespace) -> int:
             str(n_trials),
             _time(study.created_at),
         )
-    console.print(table)
+    _print_listing(table)
     return 0
 
 
@@ -348,24 +353,26 @@ def _trials(args: argparse.Namespace) -> int:
     names = study.config.space.names
     metrics = study.config.objective.metric_names
     trials = backend.list_trials(args.name)
-    has_notes = any(not trial.diagnostics.is_empty for trial in trials)
-    notes = ("collector",) if has_notes else ()
-    table = Table("id", "#", "state", *names, *metrics, "steps", "reason", *notes)
+    table = _listing("id", "#", "state", *names, *metrics, "steps")
+    notes: list[str] = []
     for trial in trials:
         final = trial.final_measurement.metrics if trial.final_measurement else {}
         latest = trial.measurements[-1].metrics if trial.measurements else {}
-        values = [_number(final.get(m, latest.get(m))) for m in metrics]
         table.add_row(
             str(trial.id),
             str(trial.number),
             trial.state.value,
-            *(_value(trial.parameters.get(n)) for n in names),
-            *values,
+            *(_value(trial.parameters.get(n), digits=4) for n in names),
+            *(_number(final.get(m, latest.get(m)), digits=4) for m in metrics),
             str(len(trial.measurements)),
-            trial.reason,
-            *((trial.diagnostics.summary(),) if has_notes else ()),
         )
-    console.print(table)
+        if trial.reason:
+            notes.append(f"trial {trial.id}: {escape(trial.reason)}")
+        if not trial.diagnostics.is_empty:
+            notes.append(f"trial {trial.id} collector: {escape(trial.diagnostics.summary())}")
+    _print_listing(table)
+    for note in notes:
+        console.print(note, overflow="fold")
     return 0
 
 
@@ -385,6 +392,31 @@ def _report(args: argparse.Namespace) -> int:
 
 
 # -- rendering helpers ---------------------------------------------------------------------
+
+
+def _listing(*headers: str, wrapping: str | None = None) -> Table:
+    """A table of one row per item, compact for 80 columns; only ``wrapping``'s cells wrap."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for header in headers:
+        if header == wrapping:
+            table.add_column(header, overflow="fold")
+        else:
+            table.add_column(header, no_wrap=True, min_width=len(header))
+    return table
+
+
+def _print_listing(table: Table) -> None:
+    """Print ``table``; into a file or a pipe as wide as it needs, so no cell is cut."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    console.width = max(width, needed)  # print caps a width given to it at the console's
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _trial_detail(trial: Trial, *, title: str) -> Table:
@@ -420,16 +452,16 @@ def _parameter_text(parameter: object) -> str:
     return text + (f" step {step}" if step not in (None, 1) else "")
 
 
-def _value(value: object) -> str:
+def _value(value: object, *, digits: int = 6) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return _number(value, digits=digits)
     return "" if value is None else str(value)
 
 
-def _number(value: float | None) -> str:
+def _number(value: float | None, *, digits: int = 6) -> str:
     if value is None:
         return ""
-    return str(value) if math.isnan(value) or math.isinf(value) else f"{value:.6g}"
+    return str(value) if math.isnan(value) or math.isinf(value) else f"{value:.{digits}g}"
 
 
 def _time(timestamp: float) -> str:
