@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from tuner.errors import TunerError
 
@@ -173,14 +173,16 @@ def _run(args: argparse.Namespace) -> int:
     from tuner.controller import ExperimentOutcome
     from tuner.local import run_experiment
 
+    # Counts and time are never cut; the bar and then the best value give way to them.
     bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TextColumn("{task.fields[best]}"),
-        TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True, max_width=30)),
+        BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=5)),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True)),
+        TextColumn("{task.fields[best]}", table_column=Column(no_wrap=True, ratio=4)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
         console=console,
+        expand=True,
     )
     task = bar.add_task("trials", total=None, counts="", best="")
 
@@ -202,9 +204,9 @@ def _run(args: argparse.Namespace) -> int:
 
     def progressed(progress: ExperimentProgress) -> None:
         counts = (
-            f"{progress.succeeded} ok, {progress.failed} failed, {progress.running} running"
-            + (f", {progress.infeasible} infeasible" if progress.infeasible else "")
-            + (f", {progress.early_stopped} stopped" if progress.early_stopped else "")
+            f"{progress.succeeded} ok {progress.failed} failed {progress.running} running"
+            + (f" {progress.infeasible} infeasible" if progress.infeasible else "")
+            + (f" {progress.early_stopped} stopped" if progress.early_stopped else "")
         )
         best = _best_text(progress.best_trial, metric=metric[0]) if metric else ""
         bar.update(task, completed=progress.finished, counts=counts, best=best)
