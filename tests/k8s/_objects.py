@@ -6,6 +6,7 @@ Separate from the emulator's request handling so that each reads on its own; see
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
 import re
@@ -17,6 +18,7 @@ __all__ = [
     "Obj",
     "Predicate",
     "default_job",
+    "fold_string_data",
     "merge_patch",
     "now",
     "parse_field_selector",
@@ -154,6 +156,18 @@ def parse_field_selector(selector: str) -> Predicate:
 
 
 # -- validation and defaults ---------------------------------------------------------------
+
+
+def fold_string_data(secret: Obj) -> None:
+    """As the API server does with a Secret: ``stringData`` goes into ``data``, base64."""
+    strings = secret.pop("stringData", None)
+    if not isinstance(strings, dict):
+        return
+    data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    for key, value in strings.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    secret["data"] = data
 
 
 def default_job(job: Obj) -> None:

@@ -15,7 +15,7 @@ payload``, used e.g. to serve pod logs), and stores the objects itself:
   validated as the real API server does (selector, template labels ``job-name``,
   ``batch.kubernetes.io/job-name``, ``controller-uid``, ``batch.kubernetes.io/controller-uid``,
   ``backoffLimit`` 6, ``completions``/``parallelism`` 1, ``restartPolicy`` Never/OnFailure,
-  name <= 63 characters);
+  name <= 63 characters); a Secret's ``stringData`` is folded into ``data`` (base64);
 - get/list: 404 ``NotFound`` with the real message; lists carry ``kind: <Kind>List``,
   ``apiVersion`` and the current ``resourceVersion``; label selectors (``=``, ``==``, ``!=``,
   ``in``, ``notin``, ``key``, ``!key``) and field selectors (``=``, ``==``, ``!=`` on any dotted
@@ -77,6 +77,7 @@ from tests.k8s._objects import (
     Obj,
     Predicate,
     default_job,
+    fold_string_data,
     merge_patch,
     now,
     parse_field_selector,
@@ -92,6 +93,7 @@ ResourceKey = tuple[str, str, str]  # group, version, plural
 _CRD = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 _JOBS = ("batch", "v1", "jobs")
 _PODS = ("", "v1", "pods")
+_SECRETS = ("", "v1", "secrets")
 _NAMESPACES = ("", "v1", "namespaces")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -541,6 +543,8 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         if ctx.key == _JOBS:
             default_job(obj)
+        if ctx.key == _SECRETS:
+            fold_string_data(obj)
         validate_metadata(obj["kind"], obj)
         if ctx.key == _CRD:
             self._register_crd(obj)
@@ -654,6 +658,8 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                     result.pop("status", None)
             if _spec_of(result) != _spec_of(current):
                 meta["generation"] = meta_cur.get("generation", 1) + 1
+        if ctx.key == _SECRETS:
+            fold_string_data(result)
         if result == current:
             return current
         validate_metadata(result["kind"], result)

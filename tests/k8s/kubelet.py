@@ -10,13 +10,20 @@ official client like the real ones:
   the Pod's (``Running``), then runs every container's ``command + args`` as a subprocess:
   ``python``/``python3`` become :data:`sys.executable` (whose directory also comes first on
   ``PATH``, as in an image with tuner installed); the container's ``env`` values (and
-  ``valueFrom.fieldRef`` for the pod's name and namespace) are added to this process's
-  environment; ``$(VAR)`` in command and args expands as Kubernetes does; ``workingDir`` is
-  used when it exists (else a directory of that name under the pod's directory); each
-  ``emptyDir`` volume is a directory of the pod's, and any command/arg/env/workingDir string
-  starting with its ``mountPath`` is rewritten to it (so a trial and a sidecar share files),
-  as is the value of an ``--option=<mountPath>/...`` argument (a wrapping collector's);
-  stdout and stderr of each container go to ``<workdir>/<pod>/<container>.log``;
+  ``valueFrom.fieldRef`` for the pod's name and namespace, ``valueFrom.secretKeyRef`` read
+  from the namespace's Secrets) are added to this process's environment; ``$(VAR)`` in
+  command and args expands as Kubernetes does; ``workingDir`` is used when it exists (else a
+  directory of that name under the pod's directory); each ``emptyDir`` volume is a
+  directory of the pod's, and any command/arg/env/workingDir string starting with its
+  ``mountPath`` is rewritten to it (so a trial and a sidecar share files), as is the value
+  of an ``--option=<mountPath>/...`` argument (a wrapping collector's); stdout and stderr of
+  each container go to ``<workdir>/<pod>/<container>.log``;
+- a Secret (or key) that ``secretKeyRef`` names and that is missing (and not ``optional``)
+  keeps the pod ``Pending``, its containers waiting: that one with reason
+  ``CreateContainerConfigError`` and the real kubelet's message (``secret "x" not found``,
+  ``couldn't find key k in Secret ns/x``), the others ``ContainerCreating``; no container
+  starts until every reference resolves, retried every ``config_retry`` seconds (as the real
+  kubelet retries), so a Secret created later still starts the pod;
 - when the first container exits, the others get ``sidecar_grace`` seconds and are then
   terminated; the Pod's phase is ``Succeeded`` if the first container exited 0 and no other
   failed on its own, else ``Failed``, with ``containerStatuses[].state.terminated``;
@@ -44,6 +51,7 @@ restarts in place (a failure always makes a new Pod), suspended Jobs, node names
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime
 import os
@@ -106,6 +114,7 @@ class LocalKubelet:
         emulator: The emulator, to serve the pods' logs through it.
         sidecar_grace: Seconds the other containers get after the first one exits.
         kill_grace: Seconds between SIGTERM and SIGKILL.
+        config_retry: Seconds between tries to resolve a missing Secret reference.
         watch_timeout: ``timeoutSeconds`` of the watches (bounds the teardown).
     """
 
@@ -118,6 +127,7 @@ class LocalKubelet:
         emulator: ThreadedEmulator,
         sidecar_grace: float = 2.0,
         kill_grace: float = 2.0,
+        config_retry: float = 0.2,
         watch_timeout: int = 1,
     ) -> None:
         self.namespace = namespace
@@ -128,6 +138,7 @@ class LocalKubelet:
         self._core = client.CoreV1Api(api_client)
         self._sidecar_grace = sidecar_grace
         self._kill_grace = kill_grace
+        self._config_retry = config_retry
         self._watch_timeout = watch_timeout
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -431,12 +442,29 @@ class LocalKubelet:
         }
         for path in volumes.values():
             path.mkdir(parents=True, exist_ok=True)
+        containers = spec.get("containers") or []
+        resolved = self._wait_for_config(pod, job, containers, deadline)
+        if isinstance(resolved, str):
+            if resolved == "DeadlineExceeded":
+                self._patch_pod(
+                    pod.name,
+                    {
+                        "phase": "Failed",
+                        "reason": "DeadlineExceeded",
+                        "message": "Pod was active on the node longer than the specified deadline",
+                    },
+                )
+            pod.done.set()
+            return resolved
         with self._lock:
             self._running += 1
             self.max_running = max(self.max_running, self._running)
         try:
-            for container in spec.get("containers") or []:
-                pod.containers.append(self._start_container(pod, pod_dir, container, volumes))
+            for container in containers:
+                secret_values = resolved[_container_name(container)]
+                pod.containers.append(
+                    self._start_container(pod, pod_dir, container, volumes, secret_values)
+                )
             self._patch_pod(
                 pod.name,
                 {
@@ -498,10 +526,100 @@ class LocalKubelet:
         self._patch_pod(pod.name, status)
         return "DeadlineExceeded" if outcome == "DeadlineExceeded" else phase
 
+    def _wait_for_config(
+        self,
+        pod: _Pod,
+        job: dict[str, Any],
+        containers: list[dict[str, Any]],
+        deadline: float | None,
+    ) -> dict[str, dict[str, str]] | str:
+        """The Secret values of each container's environment, once they all resolve; or
+        ``"Deleted"``/``"DeadlineExceeded"`` if the pod ends first. Meanwhile the pod waits
+        (``Pending``, a container in ``CreateContainerConfigError``), as on a real node."""
+        shown: object = None
+        while True:
+            problems: dict[str, str] = {}
+            resolved: dict[str, dict[str, str]] = {}
+            for container in containers:
+                name = _container_name(container)
+                try:
+                    resolved[name] = self._secret_env(container)
+                except _ConfigError as error:
+                    problems[name] = str(error)
+            if not problems:
+                return resolved
+            statuses = [
+                {
+                    "name": _container_name(c),
+                    "image": str(c.get("image") or "local"),
+                    "imageID": "",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": {
+                        "waiting": (
+                            {
+                                "reason": "CreateContainerConfigError",
+                                "message": problems[_container_name(c)],
+                            }
+                            if _container_name(c) in problems
+                            else {"reason": "ContainerCreating"}
+                        )
+                    },
+                }
+                for c in containers
+            ]
+            if statuses != shown:  # patch on change only, as the kubelet does
+                self._patch_pod(pod.name, {"phase": "Pending", "containerStatuses": statuses})
+                shown = statuses
+            end = time.monotonic() + self._config_retry
+            while time.monotonic() < end:
+                if pod.deleted.is_set() or self._job_deleted(job):
+                    return "Deleted"
+                if deadline is not None and time.monotonic() >= deadline:
+                    return "DeadlineExceeded"
+                time.sleep(0.02)
+
+    def _secret_env(self, container: dict[str, Any]) -> dict[str, str]:
+        """The values of the container's ``valueFrom.secretKeyRef`` variables.
+
+        Raises:
+            _ConfigError: A Secret or key is missing (and the reference is not optional),
+                with the real kubelet's message.
+        """
+        values: dict[str, str] = {}
+        for var in container.get("env") or []:
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+            if not ref:
+                continue
+            secret_name, key = str(ref.get("name") or ""), str(ref.get("key") or "")
+            try:
+                secret = self._core.read_namespaced_secret(secret_name, self.namespace)
+            except client.ApiException as error:
+                if error.status != 404:
+                    raise
+                if ref.get("optional"):
+                    continue
+                raise _ConfigError(f'secret "{secret_name}" not found') from None
+            data = secret.data or {}
+            if key not in data:
+                if ref.get("optional"):
+                    continue
+                raise _ConfigError(
+                    f"couldn't find key {key} in Secret {self.namespace}/{secret_name}"
+                )
+            values[var["name"]] = base64.b64decode(data[key]).decode()
+        return values
+
     def _start_container(
-        self, pod: _Pod, pod_dir: Path, container: dict[str, Any], volumes: dict[str, Path]
+        self,
+        pod: _Pod,
+        pod_dir: Path,
+        container: dict[str, Any],
+        volumes: dict[str, Path],
+        secret_values: dict[str, str],
     ) -> _Container:
-        name = container.get("name") or "main"
+        name = _container_name(container)
         result = _Container(name=name, log_path=pod_dir / f"{name}.log", started_at=_now())
         image = str(container.get("image") or "local")
         result.image = {"image": image, "imageID": f"local://{image}"}
@@ -530,6 +648,8 @@ class LocalKubelet:
                 known = {"metadata.name": pod.name, "metadata.namespace": self.namespace}
                 if ref in known:
                     env_values[var["name"]] = known[ref]
+            elif var["name"] in secret_values:
+                env_values[var["name"]] = secret_values[var["name"]]
         argv = [rewrite(_expand(str(a), env_values)) for a in (container.get("command") or [])]
         argv += [rewrite(_expand(str(a), env_values)) for a in (container.get("args") or [])]
         log = open(result.log_path, "ab")  # noqa: SIM115 - closed below or when the process ends
@@ -684,6 +804,14 @@ class LocalKubelet:
                 return
             else:
                 await asyncio.sleep(0.05)
+
+
+class _ConfigError(Exception):
+    """A Secret reference that does not resolve: the kubelet's CreateContainerConfigError."""
+
+
+def _container_name(container: dict[str, Any]) -> str:
+    return str(container.get("name") or "main")
 
 
 def _expand(text: str, env: dict[str, str]) -> str:

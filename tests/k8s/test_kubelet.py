@@ -305,3 +305,99 @@ def test_other_namespaces_are_left_alone(
             batch.read_namespaced_job("same", "c").status.start_time
         )
     assert sys.executable  # the kubelet ran them with this interpreter (python -> sys.executable)
+
+
+def secret_body(name: str, **values: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": values}
+
+
+def token_job(name: str, secret: str = "tuner-token", key: str = "token") -> dict[str, Any]:
+    body = job_body(name, "import os; print('token', os.environ['TOKEN'])")
+    body["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+    ]
+    return body
+
+
+def waiting(core: client.CoreV1Api, job: str) -> Any:
+    """The container's waiting state, once the kubelet has set one."""
+
+    def check() -> Any:
+        pods = pods_of(core, job)
+        statuses = (pods and pods[0].status.container_statuses) or []
+        return statuses and statuses[0].state.waiting
+
+    return wait_for(check)
+
+
+def test_a_secret_key_ref_is_resolved_from_the_namespace_secrets(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    core.create_namespaced_secret(NAMESPACE, secret_body("tuner-token", token="s3cret"))
+    batch.create_namespaced_job(NAMESPACE, token_job("tok"))
+    assert conditions(finished(batch, "tok"))[-1] == ("Complete", "CompletionsReached")
+    (pod,) = pods_of(core, "tok")
+    assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE) == "token s3cret\n"
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (None, 'secret "tuner-token" not found'),
+        ({"other": "x"}, f"couldn't find key token in Secret {NAMESPACE}/tuner-token"),
+    ],
+    ids=["no-secret", "no-key"],
+)
+def test_a_missing_secret_keeps_the_pod_waiting_until_it_exists(
+    kubelet: LocalKubelet,
+    batch: client.BatchV1Api,
+    core: client.CoreV1Api,
+    secret: dict[str, str] | None,
+    message: str,
+) -> None:
+    if secret is not None:
+        core.create_namespaced_secret(NAMESPACE, secret_body("tuner-token", **secret))
+    batch.create_namespaced_job(NAMESPACE, token_job("tok"))
+    state = waiting(core, "tok")
+    assert (state.reason, state.message) == ("CreateContainerConfigError", message)
+    (pod,) = pods_of(core, "tok")
+    assert pod.status.phase == "Pending"
+    job = batch.read_namespaced_job("tok", NAMESPACE)
+    assert job.status.active == 1 and not job.status.conditions
+    assert kubelet.running == 0  # nothing started
+    # the kubelet retries: the Secret (or its key) made now starts the same pod
+    if secret is None:
+        core.create_namespaced_secret(NAMESPACE, secret_body("tuner-token", token="late"))
+    else:
+        core.patch_namespaced_secret("tuner-token", NAMESPACE, {"stringData": {"token": "late"}})
+    assert conditions(finished(batch, "tok"))[-1] == ("Complete", "CompletionsReached")
+    assert [p.metadata.name for p in pods_of(core, "tok")] == [pod.metadata.name]
+    assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE) == "token late\n"
+
+
+def test_an_optional_secret_key_ref_that_is_missing_is_left_unset(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    body = job_body("opt", "import os; print('TOKEN' in os.environ)")
+    body["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {
+            "name": "TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k", "optional": True}},
+        }
+    ]
+    batch.create_namespaced_job(NAMESPACE, body)
+    assert conditions(finished(batch, "opt"))[-1] == ("Complete", "CompletionsReached")
+    (pod,) = pods_of(core, "opt")
+    assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE) == "False\n"
+
+
+def test_deleting_a_job_whose_pod_waits_for_a_secret_ends_it(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    batch.create_namespaced_job(NAMESPACE, token_job("tok"))
+    waiting(core, "tok")
+    batch.delete_namespaced_job("tok", NAMESPACE, propagation_policy="Background")
+    wait_for(lambda: not pods_of(core, "tok"))
+    wait_for(lambda: all(p.done.is_set() for p in kubelet._pods.values()))
+    core.create_namespaced_secret(NAMESPACE, secret_body("tuner-token", token="late"))
+    assert kubelet.max_running == 0  # it never ran
