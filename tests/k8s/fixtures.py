@@ -12,16 +12,19 @@ Import them into a ``conftest.py``::
   :data:`NAMESPACE` under ``tmp_path / "kubelet"``; for another namespace, build one with
   :func:`make_kubelet`;
 - ``service``: the tuner service the trials report to, in-process over a SQLite file, on a
-  loopback port (:class:`Service`).
+  loopback port (:class:`Service`);
+- ``token_service``: the same, refusing every call without the bearer token
+  :attr:`Service.token`; :func:`token_secret` is the Secret that gives it to trial pods.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes import client
@@ -40,6 +43,8 @@ __all__ = [
     "kubelet",
     "make_kubelet",
     "service",
+    "token_secret",
+    "token_service",
     "wait_for",
 ]
 
@@ -98,18 +103,40 @@ class Service:
 
     core: ServiceCore
     endpoint: str
+    token: str | None = None
+    """The bearer token it requires of every call; None: it requires none."""
+
+
+def _serve(path: Path, token: str | None) -> Iterator[Service]:
+    core = ServiceCore(open_store(f"sqlite:///{path}"))
+    server, port = create_server(core, host="127.0.0.1", port=0, token=token)
+    server.start()
+    try:
+        yield Service(core=core, endpoint=f"127.0.0.1:{port}", token=token)
+    finally:
+        server.stop(grace=None)
+        core.close()
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
-    server, port = create_server(core, host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield Service(core=core, endpoint=f"127.0.0.1:{port}")
-    finally:
-        server.stop(grace=None)
-        core.close()
+    yield from _serve(tmp_path / "tuner.db", None)
+
+
+@pytest.fixture
+def token_service(tmp_path: Path) -> Iterator[Service]:
+    yield from _serve(tmp_path / "tuner-token.db", "t0ken-" + secrets.token_hex(8))
+
+
+def token_secret(token: str, name: str = "tuner-token", key: str = "token") -> dict[str, Any]:
+    """A Secret holding ``token`` under ``key``, as docker/deploy's ``tuner-token``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "stringData": {key: token},
+    }
 
 
 def wait_for(fn: Callable[[], _T], timeout: float = 10.0, interval: float = 0.05) -> _T:

@@ -1,3 +1,3 @@
 """The Kubernetes fixtures (emulator, client, local kubelet) for the Kubernetes runner's tests."""
 
-from tests.k8s.fixtures import api, k8s, kubelet, service  # noqa: F401
+from tests.k8s.fixtures import api, k8s, kubelet, service, token_service  # noqa: F401

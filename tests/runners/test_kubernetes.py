@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from tests.k8s.emulator import ThreadedEmulator
-from tests.k8s.fixtures import NAMESPACE, Service, make_kubelet, wait_for
+from tests.k8s.fixtures import NAMESPACE, Service, make_kubelet, token_secret, wait_for
 from tests.k8s.kubelet import LocalKubelet
 from tuner.client import Client
 from tuner.errors import (
@@ -38,6 +38,7 @@ from tuner.runners import (
     Runner,
     RunPhase,
     RunStatus,
+    SecretKeySelector,
     trial_job_name,
 )
 from tuner.spec import CollectorKind, Experiment, MetricsCollector, load_experiment
@@ -473,6 +474,184 @@ def test_two_experiments_of_one_name_in_two_namespaces_do_not_mix(
     assert job_names(batch, "team-a") == job_names(batch, "team-b") == ["mnist-0"]
     assert make_runner(make_experiment(namespace="team-a")).adopt(make_trial(2, 0)) is False
     assert make_runner(make_experiment(namespace="team-b")).adopt(make_trial(2, 0)) is True
+
+
+# -- the service's token ---------------------------------------------------------------------
+
+TOKEN_SECRET = SecretKeySelector(name="tuner-token")
+
+
+def test_the_token_reaches_the_job_as_a_secret_reference_never_a_value(
+    make_runner: Callable[..., KubernetesRunner], batch: client.BatchV1Api
+) -> None:
+    experiment = make_experiment(collector={"kind": "StdOut"})
+    document = json.loads(json.dumps(experiment.document))
+    (container,) = document["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    container["env"].append({"name": "TUNER_SERVICE_TOKEN", "value": "from-the-template"})
+    runner = make_runner(
+        load_experiment(document), token_secret=SecretKeySelector(name="tok", key="bearer")
+    )
+    runner.launch(make_trial())
+    (container,) = read_job(batch, "mnist-2")["spec"]["template"]["spec"]["containers"]
+    (token,) = [item for item in container["env"] if item["name"] == "TUNER_SERVICE_TOKEN"]
+    assert token == {
+        "name": "TUNER_SERVICE_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "tok", "key": "bearer"}},
+    }
+    assert "from-the-template" not in json.dumps(read_job(batch, "mnist-2"))
+    # the collector wraps the command in the same container, so it inherits the variable
+    assert container["command"][:4] == ["python", "-m", "tuner.collectors", "stdout"]
+    # without a Secret, a template's own variable is the user's and stays
+    make_runner(load_experiment(document)).launch(make_trial(trial_id=12, number=3))
+    (container,) = read_job(batch, "mnist-3")["spec"]["template"]["spec"]["containers"]
+    (token,) = [item for item in container["env"] if item["name"] == "TUNER_SERVICE_TOKEN"]
+    assert token == {"name": "TUNER_SERVICE_TOKEN", "value": "from-the-template"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tuner-token", SecretKeySelector(name="tuner-token", key="token")),
+        ("a.b:my_key-1.x", SecretKeySelector(name="a.b", key="my_key-1.x")),
+    ],
+)
+def test_a_secret_key_selector_parses_name_and_key(text: str, expected: SecretKeySelector) -> None:
+    assert SecretKeySelector.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "field"), [("", "name"), ("Tuner_Token", "name"), ("x:", "key"), ("x:a/b", "key")]
+)
+def test_a_secret_key_selector_refuses_what_kubernetes_would(text: str, field: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        SecretKeySelector.parse(text)
+    assert info.value.field == field
+
+
+def run_one_trial(
+    service: Service, make_runner: Callable[..., KubernetesRunner], **kwargs: Any
+) -> tuple[KubernetesRunner, Trial, Client]:
+    """Create the study on ``service`` and launch one StdOut trial of it."""
+    experiment = make_experiment(collector={"kind": "StdOut"})
+    tuner_client = Client(service.endpoint, token=service.token)
+    tuner_client.create_study("mnist", experiment.study_config())
+    (trial,) = tuner_client.suggest_trials("mnist", 1).trials
+    runner = make_runner(experiment, service_endpoint=service.endpoint, **kwargs)
+    runner.launch(trial)
+    return runner, trial, tuner_client
+
+
+def test_with_the_token_secret_a_trial_reports_to_a_service_that_requires_it(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    token_service: Service,
+    core_api: client.CoreV1Api,
+) -> None:
+    assert token_service.token is not None
+    core_api.create_namespaced_secret(NAMESPACE, token_secret(token_service.token))
+    runner, trial, tuner_client = run_one_trial(
+        token_service, make_runner, token_secret=TOKEN_SECRET
+    )
+    with tuner_client:
+        assert wait_until_finished(runner, trial.id).phase is RunPhase.SUCCEEDED
+        reported = tuner_client.get_trial(trial.id)
+    assert [set(m.metrics) for m in reported.measurements] == [{"loss"}]
+
+
+def test_without_the_token_the_service_refuses_the_trials_measurements(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    token_service: Service,
+    core_api: client.CoreV1Api,
+) -> None:
+    # the point of the Secret: without it the trial's pod has no token, and the service
+    # refuses its measurements (the collector keeps them and retries: an outage to it)
+    runner, trial, tuner_client = run_one_trial(token_service, make_runner)
+
+    def log() -> str:
+        pods = core_api.list_namespaced_pod(
+            NAMESPACE, label_selector=f"{TRIAL_LABEL}={trial.id}"
+        ).items
+        return pods and core_api.read_namespaced_pod_log(pods[0].metadata.name, NAMESPACE)
+
+    with tuner_client:
+        assert "UNAUTHENTICATED" in wait_for(lambda: "UNAUTHENTICATED" in log() and log())
+        assert tuner_client.get_trial(trial.id).measurements == ()
+    runner.stop(trial.id)
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (None, 'secret "tuner-token" not found'),
+        ({"other": "x"}, f"couldn't find key token in Secret {NAMESPACE}/tuner-token"),
+    ],
+    ids=["no-secret", "no-key"],
+)
+def test_a_pod_stuck_on_a_missing_secret_fails_its_trial_after_the_grace_period(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    token_service: Service,
+    core_api: client.CoreV1Api,
+    batch: client.BatchV1Api,
+    secret: dict[str, str] | None,
+    message: str,
+) -> None:
+    if secret is not None:
+        body = token_secret("unused")
+        body["stringData"] = secret
+        core_api.create_namespaced_secret(NAMESPACE, body)
+    runner, trial, tuner_client = run_one_trial(
+        token_service, make_runner, token_secret=TOKEN_SECRET, config_error_grace=0.5
+    )
+    with tuner_client:
+        status = wait_until_finished(runner, trial.id)
+    assert status.phase is RunPhase.FAILED
+    assert status.reason.startswith(f"its pod {NAMESPACE}/mnist-")
+    assert (
+        f"could not start for 0.5 s: container train: CreateContainerConfigError: {message} "
+        f"(the service token's Secret tuner-token, key token, must exist in namespace "
+        f"{NAMESPACE}, where the trials run); its Job {NAMESPACE}/{runner.job_name(trial)} "
+        "was deleted"
+    ) in status.reason
+    assert job_names(batch) == []  # deleted, so it cannot start later, unaccounted for
+    wait_for(lambda: not core_api.list_namespaced_pod(NAMESPACE).items)
+    assert kubelet.max_running == 0
+
+
+def test_a_secret_created_within_the_grace_period_is_in_time(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    token_service: Service,
+    core_api: client.CoreV1Api,
+) -> None:
+    assert token_service.token is not None
+    runner, trial, tuner_client = run_one_trial(
+        token_service, make_runner, token_secret=TOKEN_SECRET, config_error_grace=30
+    )
+
+    def stuck() -> bool:
+        pods = core_api.list_namespaced_pod(NAMESPACE).items
+        statuses = (pods and pods[0].status.container_statuses) or []
+        waiting = statuses and statuses[0].state.waiting
+        return bool(waiting and waiting.reason == "CreateContainerConfigError")
+
+    with tuner_client:
+        wait_for(stuck)
+        assert runner.poll(trial.id).phase is RunPhase.RUNNING
+        core_api.create_namespaced_secret(NAMESPACE, token_secret(token_service.token))
+        assert wait_until_finished(runner, trial.id).phase is RunPhase.SUCCEEDED
+        assert len(tuner_client.get_trial(trial.id).measurements) == 1
+
+
+def test_a_negative_grace_period_is_refused(
+    make_runner: Callable[..., KubernetesRunner],
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        make_runner(config_error_grace=-1)
+    assert info.value.field == "config_error_grace"
 
 
 # -- API errors ------------------------------------------------------------------------------

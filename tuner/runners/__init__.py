@@ -11,6 +11,7 @@ from tuner.runners._job import (
     EXPERIMENT_LABEL,
     TRIAL_LABEL,
     KubernetesOwner,
+    SecretKeySelector,
     build_trial_job,
     trial_job_name,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "RunPhase",
     "RunStatus",
     "Runner",
+    "SecretKeySelector",
     "build_trial_job",
     "trial_job_name",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "STUDY_ANNOTATION",
     "TRIAL_LABEL",
     "KubernetesOwner",
+    "SecretKeySelector",
     "build_trial_job",
     "check_collector",
     "label_value",
@@ -35,6 +36,8 @@ STUDY_ANNOTATION = "tuner.dev/study"
 _MAX_NAME = 63  # a Job's name becomes its pods' job-name label value
 _INVALID_CHARS = re.compile(r"[^a-z0-9-]+")
 _COLLECTOR_FIELD = "spec.metricsCollectorSpec.collector"
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +75,54 @@ class KubernetesOwner:
             "controller": True,
             "blockOwnerDeletion": True,
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretKeySelector:
+    """One key of a Secret in the trial's namespace: where trial pods get the service's token.
+
+    The Job refers to it (``valueFrom.secretKeyRef``), so the token is never written into
+    the Job; the Secret must exist in each namespace whose Experiments run trials.
+
+    Examples:
+        >>> SecretKeySelector.parse("tuner-token")
+        SecretKeySelector(name='tuner-token', key='token')
+        >>> SecretKeySelector.parse("tuner-token:bearer").reference()
+        {'secretKeyRef': {'name': 'tuner-token', 'key': 'bearer'}}
+    """
+
+    name: str
+    key: str = "token"
+
+    def __post_init__(self) -> None:
+        if len(self.name) > 253 or not _DNS_SUBDOMAIN.fullmatch(self.name):
+            raise InvalidArgumentError(
+                f"{self.name!r} is not a Secret name (lower-case letters, digits, '-' and "
+                "'.', starting and ending with a letter or digit)",
+                field="name",
+            )
+        if len(self.key) > 253 or not _SECRET_KEY.fullmatch(self.key):
+            raise InvalidArgumentError(
+                f"{self.key!r} is not a Secret key (letters, digits, '-', '_' and '.')",
+                field="key",
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> SecretKeySelector:
+        """``NAME`` or ``NAME:KEY`` (the key defaults to ``token``).
+
+        Raises:
+            InvalidArgumentError: Not a valid Secret name or key.
+        """
+        name, sep, key = text.partition(":")
+        return cls(name=name, key=key) if sep else cls(name=name)
+
+    def reference(self) -> dict[str, Any]:
+        """The ``valueFrom`` of an environment variable, as the API spells it."""
+        return {"secretKeyRef": {"name": self.name, "key": self.key}}
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.key}"
 
 
 def _shorten(text: str, limit: int, suffix: str = "") -> str:
@@ -150,15 +201,19 @@ def build_trial_job(
     *,
     owner: KubernetesOwner | None,
     service_endpoint: str,
+    token_secret: SecretKeySelector | None = None,
 ) -> dict[str, Any]:
     """The Job that runs ``trial``: the rendered trial template, plus what tuner needs.
 
     That is: the name :func:`trial_job_name`; the labels :data:`EXPERIMENT_LABEL` and
     :data:`TRIAL_LABEL` on the Job and its pod template; an ownerReference to ``owner``;
-    ``TUNER_TRIAL_ID``, ``TUNER_STUDY_NAME`` and ``TUNER_SERVICE_ENDPOINT`` in the primary
+    ``TUNER_TRIAL_ID``, ``TUNER_STUDY_NAME``, ``TUNER_SERVICE_ENDPOINT`` and, with
+    ``token_secret``, ``TUNER_SERVICE_TOKEN`` from that Secret's key
+    (``valueFrom.secretKeyRef``: the token itself is never in the Job) in the primary
     container's environment (replacing any the template sets); and the primary container's
     ``command + args`` wrapped by the metrics collector (the trial image must then have
-    tuner installed, as ``python -m tuner.collectors``).
+    tuner installed, as ``python -m tuner.collectors``, which runs in the same container
+    and so inherits the token).
 
     Raises:
         InvalidArgumentError: The trial does not fit the space, the Job has no primary
@@ -187,17 +242,21 @@ def build_trial_job(
     container = primary_container(job)
     if not isinstance(container, dict):  # render_trial_job returns plain dicts
         raise InvalidArgumentError("the primary container is not an object", field="spec")
-    ours = {
-        "TUNER_TRIAL_ID": str(trial.id),
-        "TUNER_STUDY_NAME": trial.study_name,
-        "TUNER_SERVICE_ENDPOINT": service_endpoint,
-    }
+    ours: list[dict[str, Any]] = [
+        {"name": "TUNER_TRIAL_ID", "value": str(trial.id)},
+        {"name": "TUNER_STUDY_NAME", "value": trial.study_name},
+        {"name": "TUNER_SERVICE_ENDPOINT", "value": service_endpoint},
+    ]
+    if token_secret is not None:
+        # the wrapping collector runs in this container, so it inherits the variable
+        ours.append({"name": "TUNER_SERVICE_TOKEN", "valueFrom": token_secret.reference()})
+    names = {item["name"] for item in ours}
     env = [
         item
         for item in container.get("env") or []
-        if not (isinstance(item, Mapping) and item.get("name") in ours)
+        if not (isinstance(item, Mapping) and item.get("name") in names)
     ]
-    container["env"] = env + [{"name": key, "value": value} for key, value in ours.items()]
+    container["env"] = env + ours
 
     kind = experiment.metrics_collector.kind
     if kind not in (CollectorKind.NONE, CollectorKind.PUSH):

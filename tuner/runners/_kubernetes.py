@@ -24,6 +24,7 @@ from tuner.runners._job import (
     EXPERIMENT_LABEL,
     TRIAL_LABEL,
     KubernetesOwner,
+    SecretKeySelector,
     build_trial_job,
     check_collector,
     label_value,
@@ -44,6 +45,9 @@ _TRANSIENT_CODES = frozenset({0, 429, 500, 502, 503, 504})
 _TAIL_LINES = 5
 _MAX_TAIL_LINE = 300
 _MAX_RETRY_AFTER = 5.0
+# the kubelet's reason for a container it cannot create because its configuration (a
+# Secret or ConfigMap, or one of their keys, that the environment names) is missing
+_CONFIG_ERROR = "CreateContainerConfigError"
 
 
 @dataclass(slots=True)
@@ -51,6 +55,8 @@ class _Tracked:
     job_name: str
     uid: str
     final: RunStatus | None = None
+    config_error_since: float | None = None
+    """When polls began to see a pod of the Job stuck in CreateContainerConfigError."""
 
 
 class KubernetesRunner:
@@ -61,7 +67,8 @@ class KubernetesRunner:
     (:func:`~tuner.runners._job.trial_job_name`), labelled ``tuner.dev/experiment`` and
     ``tuner.dev/trial`` (the Job and its pods), owned by ``owner`` (the Experiment custom
     resource), with ``TUNER_TRIAL_ID``, ``TUNER_STUDY_NAME`` and ``TUNER_SERVICE_ENDPOINT``
-    in its primary container's environment, whose command the metrics collector wraps
+    (and, with ``token_secret``, ``TUNER_SERVICE_TOKEN`` from that Secret) in its primary
+    container's environment, whose command the metrics collector wraps
     (``python -m tuner.collectors <kind> ... -- <command>``: the image needs tuner; the
     collector copies the output through, so the pod's log still shows it).
 
@@ -81,9 +88,16 @@ class KubernetesRunner:
       ``batch/v1`` Job's pods would be orphaned and run on) and returns without waiting for
       them to be gone; ``poll`` then reports FAILED (``stopped``). A Job deleted by someone
       else is FAILED with a reason saying so.
+    - a Job whose pod cannot start because a Secret (or ConfigMap) its environment names is
+      missing would wait forever (the kubelet retries, the pod stays ``Pending`` with the
+      container waiting in ``CreateContainerConfigError``): once polls have seen that for
+      ``config_error_grace`` seconds without a break, :meth:`poll` deletes the Job (as
+      :meth:`stop` does) and reports FAILED with the kubelet's message (``secret
+      "tuner-token" not found``). A Secret created within the grace period is in time.
 
     It needs these permissions in the namespace: Jobs ``create``, ``get``, ``list``,
-    ``delete``; pods ``list``; ``pods/log`` ``get``.
+    ``delete``; pods ``list``; ``pods/log`` ``get``. It never reads Secrets: the kubelet
+    resolves ``token_secret`` for the pod.
 
     Transient API errors (no connection, 429, 5xx) are retried for ``retry_timeout``
     seconds with a growing delay (honouring ``Retry-After``), then raise
@@ -105,10 +119,16 @@ class KubernetesRunner:
         retain: Keep finished Jobs on :meth:`release`; None means the experiment's
             ``trialTemplate.retain``.
         retry_timeout: Seconds to keep retrying a transient API error.
+        token_secret: The Secret key holding the service's bearer token, which the trial
+            pods get as ``TUNER_SERVICE_TOKEN`` (``valueFrom.secretKeyRef``, replacing any
+            the template sets); None sets no token.
+        config_error_grace: Seconds a trial's pod may wait in ``CreateContainerConfigError``
+            (a missing Secret) before the trial fails.
 
     Raises:
         InvalidArgumentError: The experiment's metrics collector cannot wrap a command
-            (``field`` names ``spec.metricsCollectorSpec.collector...``).
+            (``field`` names ``spec.metricsCollectorSpec.collector...``), or a negative
+            ``retry_timeout`` or ``config_error_grace``.
         ImportError: The ``kubernetes`` client is not installed.
     """
 
@@ -122,6 +142,8 @@ class KubernetesRunner:
         service_endpoint: str,
         retain: bool | None = None,
         retry_timeout: float = 30.0,
+        token_secret: SecretKeySelector | None = None,
+        config_error_grace: float = 60.0,
     ) -> None:
         try:
             from kubernetes import client
@@ -131,6 +153,10 @@ class KubernetesRunner:
             ) from error
         if retry_timeout < 0:
             raise InvalidArgumentError(f"must be >= 0, got {retry_timeout}", field="retry_timeout")
+        if config_error_grace < 0:
+            raise InvalidArgumentError(
+                f"must be >= 0, got {config_error_grace}", field="config_error_grace"
+            )
         check_collector(experiment)
         self._experiment = experiment
         self._namespace = namespace or experiment.namespace
@@ -138,6 +164,8 @@ class KubernetesRunner:
         self._service_endpoint = service_endpoint
         self._retain = experiment.trial_template.retain if retain is None else retain
         self._retry_timeout = retry_timeout
+        self._token_secret = token_secret
+        self._config_error_grace = config_error_grace
         self._api_exception: type[client.ApiException] = client.ApiException
         # typed as Any: the client's models make every field optional; we read dicts
         self._batch: Any = client.BatchV1Api(api_client)
@@ -170,7 +198,11 @@ class KubernetesRunner:
             if trial.id in self._trials:
                 raise FailedPreconditionError(f"trial {trial.id} is launched already")
         job = build_trial_job(
-            self._experiment, trial, owner=self._owner, service_endpoint=self._service_endpoint
+            self._experiment,
+            trial,
+            owner=self._owner,
+            service_endpoint=self._service_endpoint,
+            token_secret=self._token_secret,
         )
         name = job["metadata"]["name"]
         try:
@@ -204,7 +236,8 @@ class KubernetesRunner:
 
         ``Complete`` is SUCCEEDED; ``Failed`` is FAILED, with the Job's reason and message,
         the primary container's exit code and the last lines of its log; a Job that is
-        gone is FAILED.
+        gone is FAILED; a Job whose pod has waited in ``CreateContainerConfigError`` for
+        ``config_error_grace`` seconds is deleted and FAILED, with the kubelet's message.
 
         Raises:
             NotFoundError: The trial was never launched or adopted, or was released.
@@ -222,6 +255,8 @@ class KubernetesRunner:
             )
         else:
             status = self._status_of(job)
+            if status.phase is RunPhase.RUNNING:
+                status = self._check_config_error(tracked, job)
         if status.phase is not RunPhase.RUNNING:
             tracked.final = status
         return status
@@ -342,6 +377,84 @@ class KubernetesRunner:
                     reason += f"; last output:\n{tail}"
                 return RunStatus(phase=RunPhase.FAILED, reason=reason, exit_code=exit_code)
         return RunStatus(phase=RunPhase.RUNNING)
+
+    def _check_config_error(self, tracked: _Tracked, job: dict[str, Any]) -> RunStatus:
+        """RUNNING, or FAILED (and the Job deleted) once a pod of the running Job has waited
+        in CreateContainerConfigError for ``config_error_grace`` seconds in a row."""
+        running = RunStatus(phase=RunPhase.RUNNING)
+        status = job.get("status") or {}
+        if int(status.get("active") or 0) <= int(status.get("ready") or 0):
+            tracked.config_error_since = None  # no pod, or every pod ready: nothing waits
+            return running
+        stuck = self._config_error_of(job)
+        if stuck is None:
+            tracked.config_error_since = None
+            return running
+        now = time.monotonic()
+        if tracked.config_error_since is None:
+            tracked.config_error_since = now
+            pod_name, container, message = stuck
+            logger.warning(
+                "Job %s/%s: container %s of pod %s cannot start (%s: %s); the trial fails "
+                "unless that is fixed within %g s",
+                self._namespace,
+                tracked.job_name,
+                container,
+                pod_name,
+                _CONFIG_ERROR,
+                message,
+                self._config_error_grace,
+            )
+        if now - tracked.config_error_since < self._config_error_grace:
+            return running
+        pod_name, container, message = stuck
+        reason = (
+            f"its pod {self._namespace}/{pod_name} could not start for "
+            f"{self._config_error_grace:g} s: container {container}: {_CONFIG_ERROR}: "
+            f"{message or 'no message'}"
+        )
+        secret = self._token_secret
+        if secret is not None and secret.name in message:
+            reason += (
+                f" (the service token's Secret {secret.name}, key {secret.key}, must exist "
+                f"in namespace {self._namespace}, where the trials run)"
+            )
+        self._delete_job(tracked)
+        return RunStatus(
+            phase=RunPhase.FAILED,
+            reason=f"{reason}; its Job {self._namespace}/{tracked.job_name} was deleted",
+        )
+
+    def _config_error_of(self, job: dict[str, Any]) -> tuple[str, str, str] | None:
+        """``(pod, container, message)`` of a container of the Job's pods waiting in
+        CreateContainerConfigError; None when there is none."""
+        name, uid = job["metadata"]["name"], job["metadata"]["uid"]
+        try:
+            pods = self._call(
+                f"list the pods of Job {self._namespace}/{name}",
+                lambda: self._core.list_namespaced_pod(
+                    self._namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
+                ),
+            )["items"]
+        except TunerError as error:  # the Job's own status still decides; look again later
+            logger.debug("cannot check the pods of Job %s/%s: %s", self._namespace, name, error)
+            return None
+        for pod in pods:
+            if pod["metadata"].get("deletionTimestamp") is not None:
+                continue
+            status = pod.get("status") or {}
+            for container in [
+                *(status.get("initContainerStatuses") or []),
+                *(status.get("containerStatuses") or []),
+            ]:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") == _CONFIG_ERROR:
+                    return (
+                        str(pod["metadata"]["name"]),
+                        str(container.get("name")),
+                        str(waiting.get("message") or ""),
+                    )
+        return None
 
     def _last_pod_output(self, job: dict[str, Any]) -> tuple[int | None, str]:
         """The exit code and log tail of the primary container of the Job's newest pod."""
