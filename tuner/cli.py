@@ -113,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     operator.add_argument("--token", help="the service's bearer token (or $TUNER_TOKEN)")
     operator.add_argument(
+        "--trial-token-secret",
+        metavar="NAME[:KEY]",
+        help="the Secret (and key, default: token) holding the service's bearer token, which "
+        "the trial pods get as $TUNER_SERVICE_TOKEN; it must exist in each namespace that "
+        "runs Experiments",
+    )
+    operator.add_argument(
         "--poll-interval",
         type=float,
         default=1.0,
@@ -250,6 +257,7 @@ def _operator(args: argparse.Namespace) -> int:
     import os
 
     from tuner.operator import OperatorStarted, run_operator
+    from tuner.runners import SecretKeySelector
 
     def started(info: OperatorStarted) -> None:
         where = f"namespace {info.namespace}" if info.namespace else "all namespaces"
@@ -266,6 +274,9 @@ def _operator(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         trial_service_endpoint=args.trial_service_endpoint,
         token=args.token or os.environ.get("TUNER_TOKEN"),
+        trial_token_secret=(
+            SecretKeySelector.parse(args.trial_token_secret) if args.trial_token_secret else None
+        ),
         poll_interval=args.poll_interval,
         on_start=started,
     )

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.k8s.fixtures import NAMESPACE, Service, api, k8s, kubelet, service  # noqa: F401
+from tests.k8s.fixtures import (  # noqa: F401
+    NAMESPACE,
+    Service,
+    api,
+    k8s,
+    kubelet,
+    service,
+    token_service,
+)
 
 SCRIPT = Path(__file__).with_name("trial_script.py")
 GROUP, VERSION, PLURAL = "tuner.dev", "v1beta1", "experiments"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.k8s.fixtures import wait_for
+from tests.k8s.fixtures import Service, token_secret, wait_for
 from tests.k8s.kubelet import LocalKubelet
 from tests.operator.conftest import NAMESPACE, Cluster, experiment_document
 from tuner.cli import main
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
 from tuner.operator import OperatorStarted, run_operator
+from tuner.runners import SecretKeySelector
 from tuner.store import open_store
 from tuner.trial import TrialState
 
@@ -68,6 +70,126 @@ def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
         store.close()
     assert [t.state for t in trials] == [TrialState.SUCCEEDED] * 2
     assert all(t.measurements for t in trials)  # reported by the pods to the hosted service
+
+
+@pytest.mark.slow
+def test_a_service_that_requires_a_token_gets_it_from_the_operator_and_the_trials(
+    api: client.ApiClient,
+    cluster: Cluster,
+    kubelet: LocalKubelet,
+    token_service: Service,
+) -> None:
+    assert token_service.token is not None
+    client.CoreV1Api(api).create_namespaced_secret(NAMESPACE, token_secret(token_service.token))
+    stop = threading.Event()
+    started: list[OperatorStarted] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_operator(
+                namespace=NAMESPACE,
+                service=token_service.endpoint,
+                token=token_service.token,  # its own calls: the study, suggestions
+                trial_token_secret=SecretKeySelector(name="tuner-token"),  # the trials'
+                api_client=api,
+                poll_interval=0.1,
+                watch_timeout=1,
+                stop=stop,
+                on_start=started.append,
+            )
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(lambda: started or errors, timeout=20)
+        assert not errors, errors
+        cluster.create(experiment_document(max_trials=2, parallel=2))
+        wait_for(lambda: cluster.phase("demo") == "Succeeded", timeout=30)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert not errors, errors
+    for job in cluster.jobs():
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        (token,) = [e for e in container["env"] if e["name"] == "TUNER_SERVICE_TOKEN"]
+        assert token == {
+            "name": "TUNER_SERVICE_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "tuner-token", "key": "token"}},
+        }
+    trials = token_service.core.list_trials("tune/demo")
+    assert [t.state for t in trials] == [TrialState.SUCCEEDED] * 2
+    assert all(t.measurements for t in trials)  # reported by the pods, with the token
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "token", "secret"),
+    [
+        ([], {}, None, None),
+        (
+            ["--trial-token-secret", "tuner-token"],
+            {"TUNER_TOKEN": "from-env"},
+            "from-env",
+            SecretKeySelector(name="tuner-token", key="token"),
+        ),
+        (
+            ["--token", "given", "--trial-token-secret", "tok:bearer"],
+            {"TUNER_TOKEN": "from-env"},
+            "given",
+            SecretKeySelector(name="tok", key="bearer"),
+        ),
+    ],
+)
+def test_the_command_passes_the_token_and_the_trials_secret(
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    environ: dict[str, str],
+    token: str | None,
+    secret: SecretKeySelector | None,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("tuner.operator.run_operator", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.delenv("TUNER_TOKEN", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert main(["operator", "--service", "tuner.tuner.svc:6789", *argv]) == 0
+    (kwargs,) = calls
+    assert (kwargs["token"], kwargs["trial_token_secret"]) == (token, secret)
+
+
+@pytest.mark.parametrize("secret", [None, SecretKeySelector(name="tuner-token")])
+def test_a_token_without_a_secret_for_the_trials_is_warned_about(
+    api: client.ApiClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    secret: SecretKeySelector | None,
+) -> None:
+    stop = threading.Event()
+    stop.set()  # start, then stop at once
+    run_operator(
+        namespace=NAMESPACE,
+        store=f"sqlite:///{tmp_path / 'tuner.db'}",
+        listen="127.0.0.1:0",
+        token="s3cret",
+        trial_token_secret=secret,
+        api_client=api,
+        watch_timeout=1,
+        stop=stop,
+    )
+    warned = [r.getMessage() for r in caplog.records if "--trial-token-secret" in r.getMessage()]
+    assert len(warned) == (1 if secret is None else 0)
+
+
+def test_the_command_refuses_a_bad_trial_token_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("tuner.operator.run_operator", lambda **kwargs: None)
+    code = main(["operator", "--service", "x:1", "--trial-token-secret", "Tuner_Token"])
+    assert code == 2
+    assert "'Tuner_Token' is not a Secret name" in capsys.readouterr().err
 
 
 def test_it_needs_the_service_or_a_store_but_not_both(api: client.ApiClient) -> None:

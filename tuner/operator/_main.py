@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from tuner.backend import Backend
     from tuner.operator._operator import Operator
+    from tuner.runners import SecretKeySelector
 
 __all__ = ["OperatorStarted", "kubernetes_api_client", "run_operator"]
 
@@ -79,6 +80,7 @@ def run_operator(
     kubeconfig: str | None = None,
     trial_service_endpoint: str | None = None,
     token: str | None = None,
+    trial_token_secret: SecretKeySelector | None = None,
     api_client: ApiClient | None = None,
     poll_interval: float = 1.0,
     watch_timeout: int = 30,
@@ -96,6 +98,8 @@ def run_operator(
         trial_service_endpoint: The service as the trials' pods reach it; default:
             ``service`` (or, with ``store``, the address it listens on).
         token: The service's bearer token (required of callers, with ``store``).
+        trial_token_secret: The Secret key, in each Experiment's namespace, holding the
+            token the trials' pods send (``TUNER_SERVICE_TOKEN``); None: they send none.
         api_client: A ready Kubernetes client (instead of ``kubeconfig``).
         poll_interval: Seconds between a controller's polls of its Jobs.
         watch_timeout: ``timeoutSeconds`` of each watch of Experiments.
@@ -140,10 +144,17 @@ def run_operator(
             backend = core
             endpoint = f"{host}:{bound}"
         trials_reach = trial_service_endpoint or endpoint
+        if token is not None and trial_token_secret is None:
+            logger.warning(
+                "the service takes a bearer token but the trials get none, so it will refuse "
+                "their measurements: name the Secret holding it (--trial-token-secret)"
+            )
         operator = Operator(
             api,
             backend,
-            runner_factory=kubernetes_runners(api, service_endpoint=trials_reach),
+            runner_factory=kubernetes_runners(
+                api, service_endpoint=trials_reach, token_secret=trial_token_secret
+            ),
             namespace=namespace,
             poll_interval=poll_interval,
             watch_timeout=watch_timeout,

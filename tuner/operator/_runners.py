@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-    from tuner.runners import KubernetesOwner, Runner
+    from tuner.runners import KubernetesOwner, Runner, SecretKeySelector
     from tuner.spec import Experiment
     from tuner.trial import Trial
 
@@ -27,7 +27,12 @@ class RunnerFactory(Protocol):
 
 
 def kubernetes_runners(
-    api_client: ApiClient, *, service_endpoint: str, retain: bool | None = None
+    api_client: ApiClient,
+    *,
+    service_endpoint: str,
+    retain: bool | None = None,
+    token_secret: SecretKeySelector | None = None,
+    config_error_grace: float = 60.0,
 ) -> RunnerFactory:
     """Runners of trials as Jobs in the Experiment's namespace (:class:`KubernetesRunner`).
 
@@ -35,6 +40,10 @@ def kubernetes_runners(
         api_client: A configured ``kubernetes.client.ApiClient``.
         service_endpoint: The service as the trials' pods reach it (``TUNER_SERVICE_ENDPOINT``).
         retain: Keep finished Jobs; None: as each experiment's ``trialTemplate.retain``.
+        token_secret: The Secret key (in each Experiment's namespace) whose value the trials'
+            pods get as ``TUNER_SERVICE_TOKEN``; None: no token.
+        config_error_grace: Seconds a trial's pod may wait for a missing Secret
+            (``CreateContainerConfigError``) before the trial fails.
     """
     from tuner.runners import KubernetesRunner
 
@@ -45,6 +54,8 @@ def kubernetes_runners(
             owner=owner,
             service_endpoint=service_endpoint,
             retain=retain,
+            token_secret=token_secret,
+            config_error_grace=config_error_grace,
         )
 
     return build
