@@ -1,8 +1,10 @@
 """examples/cluster/quickstart.yaml, as committed, run by `tuner operator` through the CRD.
 
-The emulated API server (tests/k8s) gets docker/deploy/crd.yaml, the operator runs as the
-Deployment runs it (``run_operator`` with ``--namespace tuner --service ...``) against a
-real gRPC service, and the local kubelet runs each trial Job's command as a process: the
+The emulated API server (tests/k8s) gets docker/deploy/crd.yaml and the tuner-token Secret
+of docker/deploy/secret.example.yaml, the operator runs as the Deployment runs it (its
+arguments, ``--namespace tuner --trial-token-secret tuner-token``, and that Secret's token as
+``$TUNER_TOKEN``) against a real gRPC service requiring the token, as the service Deployment
+does, and the local kubelet runs each trial Job's command as a process: the
 collector wrapping ``python train_sklearn.py ...``, really training on the digits. The one
 change to the document: ``workingDir`` points at examples/, which in the cluster the trial
 image's WORKDIR (/opt/tuner/examples) provides; and fewer trials, to stay quick.
@@ -10,6 +12,7 @@ image's WORKDIR (/opt/tuner/examples) provides; and fewer trials, to stay quick.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import threading
 from collections.abc import Iterator
@@ -22,7 +25,9 @@ from kubernetes import client
 
 from tests.k8s.emulator import ThreadedEmulator
 from tests.k8s.fixtures import make_kubelet, wait_for
+from tuner.cli import _parser
 from tuner.operator import OperatorStarted, run_operator
+from tuner.runners import SecretKeySelector
 from tuner.service import ServiceCore, create_server
 from tuner.store import open_store
 from tuner.trial import TrialState
@@ -31,6 +36,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "docker" / "deploy" / "crd.yaml"
+SECRETS = ROOT / "docker" / "deploy" / "secret.example.yaml"
+OPERATOR = ROOT / "docker" / "deploy" / "operator-deployment.yaml"
 QUICKSTART = ROOT / "examples" / "cluster" / "quickstart.yaml"
 GROUP, VERSION, PLURAL = "tuner.dev", "v1beta1", "experiments"
 DEADLINE = 120.0
@@ -57,21 +64,37 @@ def _experiment() -> dict[str, Any]:
     return document
 
 
+def _operator_args() -> argparse.Namespace:
+    """The operator Deployment's arguments, through tuner's parser, in namespace tuner."""
+    deployment = yaml.safe_load(OPERATOR.read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    argv = [arg.replace("$(POD_NAMESPACE)", "tuner") for arg in container["args"]]
+    return _parser().parse_args(argv)
+
+
 def test_the_cluster_quickstart_runs_to_its_end(api: client.ApiClient, tmp_path: Path) -> None:
     emulator = api.emulator  # type: ignore[attr-defined]
     client.ApiextensionsV1Api(api).create_custom_resource_definition(
         yaml.safe_load(CRD.read_text())
     )
+    (secret,) = [
+        d for d in yaml.safe_load_all(SECRETS.read_text()) if d["metadata"]["name"] == "tuner-token"
+    ]
+    client.CoreV1Api(api).create_namespaced_secret("tuner", secret)
+    token = secret["stringData"]["token"]
+    args = _operator_args()
     core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
-    server, port = create_server(core, host="127.0.0.1", port=0)
+    server, port = create_server(core, host="127.0.0.1", port=0, token=token)
     server.start()
     stop = threading.Event()
     started: list[OperatorStarted] = []
     operator = threading.Thread(
         target=run_operator,
         kwargs={
-            "namespace": "tuner",
+            "namespace": args.namespace,
             "service": f"127.0.0.1:{port}",
+            "token": token,
+            "trial_token_secret": SecretKeySelector.parse(args.trial_token_secret),
             "api_client": api,
             "poll_interval": 0.2,
             "watch_timeout": 1,

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tuner.cli import _parser
+from tuner.runners import SecretKeySelector
 from tuner.spec import load_experiment, render_trial_job
 from tuner.trial import Trial
 
@@ -110,16 +111,50 @@ def test_kustomization_lists_every_file_there(folder: Path) -> None:
     assert sorted(listed) == sorted(present)
 
 
-def test_the_store_secret_is_an_example_with_a_placeholder() -> None:
+def _example_secrets() -> dict[str, dict[str, Any]]:
+    documents = yaml.safe_load_all((DEPLOY / "secret.example.yaml").read_text())
+    return {d["metadata"]["name"]: d for d in documents if d}
+
+
+def _secret_reference(deployment: str, variable: str) -> dict[str, Any]:
+    (container,) = _object("Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    (found,) = [e for e in container["env"] if e["name"] == variable]
+    assert set(found) == {"name", "valueFrom"}  # never a value in the manifest
+    reference: dict[str, Any] = found["valueFrom"]["secretKeyRef"]
+    return reference
+
+
+def test_the_secrets_are_examples_with_placeholders() -> None:
     assert "secret.example.yaml" not in _kustomization(DEPLOY)["resources"]
-    secret = yaml.safe_load((DEPLOY / "secret.example.yaml").read_text())
-    assert kubernetes_validate.validate(secret, "1.33", strict=True)
-    assert "CHANGE-ME" in secret["stringData"]["url"]
-    (container,) = _object("Deployment", "tuner")["spec"]["template"]["spec"]["containers"]
-    (store,) = [e for e in container["env"] if e["name"] == "TUNER_STORE_URL"]
-    reference = store["valueFrom"]["secretKeyRef"]
-    assert (reference["name"], reference["key"]) == (secret["metadata"]["name"], "url")
-    assert secret["metadata"]["namespace"] == _object("Namespace", "tuner")["metadata"]["name"]
+    secrets = _example_secrets()
+    assert sorted(secrets) == ["tuner-store", "tuner-token"]
+    namespace = _object("Namespace", "tuner")["metadata"]["name"]
+    for secret in secrets.values():
+        assert kubernetes_validate.validate(secret, "1.33", strict=True)
+        assert secret["metadata"]["namespace"] == namespace
+        assert all("CHANGE-ME" in value for value in secret["stringData"].values())
+    assert set(secrets["tuner-store"]["stringData"]) == {"url"}
+    assert set(secrets["tuner-token"]["stringData"]) == {"token"}
+
+
+def test_the_service_reads_its_store_and_its_required_token_from_the_secrets() -> None:
+    store = _secret_reference("tuner", "TUNER_STORE_URL")
+    assert (store["name"], store["key"]) == ("tuner-store", "url")
+    # `tuner server` takes $TUNER_TOKEN; not optional, so the service never runs without it
+    assert _secret_reference("tuner", "TUNER_TOKEN") == {"name": "tuner-token", "key": "token"}
+
+
+def test_the_operator_and_its_trials_get_the_token_from_the_secret() -> None:
+    assert _secret_reference("tuner-operator", "TUNER_TOKEN") == {
+        "name": "tuner-token",
+        "key": "token",
+    }
+    (container,) = _object("Deployment", "tuner-operator")["spec"]["template"]["spec"]["containers"]
+    args = _parse_tuner_args(container)
+    assert args.token is None  # from $TUNER_TOKEN, never in the arguments
+    selector = SecretKeySelector.parse(args.trial_token_secret)
+    assert selector == SecretKeySelector(name="tuner-token", key="token")
+    assert selector.name in _example_secrets()
 
 
 def _kustomize(folder: Path) -> list[dict[str, Any]]:
@@ -374,6 +409,13 @@ def test_cluster_wide_operator_watches_every_namespace() -> None:
         True,
         _service_address(),
     )
+    # trials in other namespaces read tuner-token there: the operator gets no Secrets rights
+    assert args.trial_token_secret == "tuner-token"
+    assert not [o for o in objects if o["kind"] == "Secret"]
+    (role,) = [o for o in objects if o["kind"] == "ClusterRole"]
+    assert "secrets" not in {resource for _, resource, _ in _rights(role["rules"])}
+    notes = (CLUSTER_WIDE / "kustomization.yaml").read_text()
+    assert "tuner-token" in notes and "every namespace that runs Experiments" in notes
 
 
 def test_namespace_enforces_a_pod_security_standard() -> None:
