@@ -328,6 +328,14 @@ def test_pods_start_pending(core: client.CoreV1Api) -> None:
     assert pod.status.phase == "Pending"
 
 
+def test_a_secrets_string_data_is_folded_into_data(core: client.CoreV1Api) -> None:
+    body = {"metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"b": "token"}}
+    created = core.create_namespaced_secret("ns", body)
+    assert (created.data, created.string_data) == ({"a": "eA==", "b": "dG9rZW4="}, None)
+    core.patch_namespaced_secret("s", "ns", {"stringData": {"a": "y"}})
+    assert core.read_namespaced_secret("s", "ns").data == {"a": "eQ==", "b": "dG9rZW4="}
+
+
 def test_custom_objects_and_their_status(custom: client.CustomObjectsApi) -> None:
     # plain kmock: create returns None (200 instead of 201); status patches merge everywhere
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Experiment", "metadata": {"name": "e"}}
