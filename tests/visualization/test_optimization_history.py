@@ -68,3 +68,13 @@ def test_a_study_without_succeeded_trials_gives_titled_empty_axes(
     assert len(ax.lines) == 0
     assert ax.get_title().endswith("no succeeded trials yet")
     save(ax.figure, tmp_path / "empty.png")
+
+
+def test_trial_numbers_are_whole_ticks_even_for_one_trial(new_study: NewStudy) -> None:
+    study = new_study()
+    finish(study, [2.0])
+    ax = plot_optimization_history(study)
+    ax.figure.canvas.draw()
+    ticks = [tick for tick in ax.get_xticks() if ax.get_xlim()[0] <= tick <= ax.get_xlim()[1]]
+    assert ticks
+    assert all(float(tick).is_integer() for tick in ticks)

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from tuner.trial import Trial, TrialState
 
@@ -76,6 +77,7 @@ def plot_intermediate_values(
     if ax is None:
         _, ax = plt.subplots(layout="constrained")
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     curves = [
         (trial, curve)
@@ -102,6 +104,9 @@ def plot_intermediate_values(
             markevery=[len(curve) - 1] if stopped else None,
             label=f"trial {trial.number}",
         )
+    all_steps = {step for _, curve in curves for step, _ in curve}
+    if len(all_steps) == 1:  # integer ticks around a single step
+        ax.set_xlim(min(all_steps) - 1, min(all_steps) + 1)
     present = {trial.state for trial, _ in curves}
     legend = {label: style for state, (style, label) in _STYLES.items() if state in present}
     ax.legend(
@@ -111,7 +116,8 @@ def plot_intermediate_values(
         ],
         loc="best",
     )
-    ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="trial number")
+    colorbar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="trial number")
+    colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return ax
 
 

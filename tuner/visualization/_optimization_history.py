@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from tuner.config import Direction
 from tuner.visualization._utils import EMPTY_TITLE, metric_label, succeeded
@@ -57,6 +58,7 @@ def plot_optimization_history(study: Study, *, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(layout="constrained")
     objective = study.config.objective
     ax.set_xlabel("trial number")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric_label(study))
     trials = succeeded(study)
     if not trials:
@@ -70,6 +72,8 @@ def plot_optimization_history(study: Study, *, ax: Axes | None = None) -> Axes:
     for value in values[1:]:
         best.append(pick(best[-1], value))
     ax.plot(numbers, values, linestyle="none", marker="o", alpha=0.6, label="trials")
+    if len(numbers) == 1:  # integer ticks around a single trial
+        ax.set_xlim(numbers[0] - 1, numbers[0] + 1)
     ax.plot(numbers, best, drawstyle="steps-post", color="C3", label="best so far")
     if objective.goal is not None:
         ax.axhline(objective.goal, color="grey", linestyle=":", label="goal")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from tuner.space import CategoricalParameter
 from tuner.visualization._utils import (
@@ -115,7 +116,7 @@ def plot_slice(study: Study, *, params: Sequence[str] | None = None) -> Figure:
             c=[numbers[i] for i in shown],
             cmap="viridis",
             vmin=min(numbers),
-            vmax=max(numbers),
+            vmax=max(max(numbers), min(numbers) + 1),
             edgecolors="grey",
             linewidths=0.5,
         )
@@ -123,5 +124,6 @@ def plot_slice(study: Study, *, params: Sequence[str] | None = None) -> Figure:
         figure.suptitle(f"{study.name}: {EMPTY_TITLE}")
         return figure
     figure.suptitle(f"{study.name}: slice of {study.config.objective.metric_name}")
-    figure.colorbar(points, ax=panels[: len(parameters)], label="trial number")
+    colorbar = figure.colorbar(points, ax=panels[: len(parameters)], label="trial number")
+    colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
