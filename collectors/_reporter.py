@@ -13,6 +13,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from tuner.collectors._environment import TOKEN_ENV
 from tuner.collectors._spool import (
     Spool,
     default_spool_dir,
@@ -26,6 +27,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
 )
 from tuner.trial import (
     MAX_UNPARSEABLE_EXAMPLES,
@@ -132,7 +134,9 @@ class MeasurementReporter:
     from there, oldest first, once the service answers again. Without a spool directory
     they wait in memory instead. A refusal (:data:`REFUSALS`: the trial is finished or
     gone, a value is invalid) is final: the batch is logged, counted in ``n_lost`` and
-    dropped.
+    dropped. A refused token (``UnauthenticatedError``) counts as the service being down
+    at once, and :meth:`close` then spends no grace period on it: the measurements stay in
+    the spool for ``tuner report --flush`` with the right ``$TUNER_SERVICE_TOKEN``.
 
     **Closing.** :meth:`close` keeps delivering for at most a grace period, then leaves
     what is left in the spool file, which the next reporter of the same trial (a restarted
@@ -224,6 +228,7 @@ class MeasurementReporter:
         self._closing = False
         self._deadline = math.inf  # monotonic time the closing reporter stops trying
         self._failures = 0  # failed attempts in a row
+        self._is_unauthenticated = False  # the service refused our token: no use waiting
         self._n_recorded = 0
         self._n_delivered = 0
         self._n_lost = 0
@@ -466,6 +471,8 @@ class MeasurementReporter:
         wake_at = _monotonic() + delay
         while True:
             now = _monotonic()
+            if self._closing and self._is_unauthenticated:
+                return False  # no grace period: the token will not change meanwhile
             if self._closing:
                 if now >= self._deadline:
                     return not self._failures and not self._pending and self.n_spooled == 0
@@ -529,6 +536,22 @@ class MeasurementReporter:
                 self._n_lost += len(measurements)
                 self._failures = 0
             return True
+        except UnauthenticatedError as error:
+            if not self._is_unauthenticated:
+                logger.error(
+                    "trial %d: the service refused this trial's token (%s): set %s to the "
+                    "service's token; %s",
+                    self._trial_id,
+                    error,
+                    TOKEN_ENV,
+                    "measurements are kept in the spool for `tuner report --flush`"
+                    if self._spool is not None
+                    else "measurements not delivered are lost at exit (no spool)",
+                )
+            with self._lock:
+                self._is_unauthenticated = True
+                self._failures = max(self._failures, self._retry_attempts - 1)  # down now
+            return False
         except TunerError as error:
             # Unavailable, or a call cut short (a server stopping cancels its calls): not
             # delivered yet. Report ids make sending it again safe.

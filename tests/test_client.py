@@ -22,6 +22,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -73,7 +74,7 @@ class _Failed(grpc.RpcError):
         (grpc.StatusCode.UNAVAILABLE, UnavailableError),
         (grpc.StatusCode.DEADLINE_EXCEEDED, UnavailableError),
         (grpc.StatusCode.INVALID_ARGUMENT, InvalidArgumentError),
-        (grpc.StatusCode.UNAUTHENTICATED, TunerError),
+        (grpc.StatusCode.UNAUTHENTICATED, UnauthenticatedError),
         (grpc.StatusCode.INTERNAL, TunerError),
     ],
 )

@@ -24,6 +24,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
     UnavailableError,
 )
 from tuner.space import (
@@ -78,6 +79,7 @@ __all__ = [
     "Trial",
     "TrialState",
     "TunerError",
+    "UnauthenticatedError",
     "UnavailableError",
     "UnparseableLine",
     "report",

@@ -24,6 +24,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -55,6 +56,7 @@ _ERRORS: dict[grpc.StatusCode, type[TunerError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
 }
 """Each status code and the error it raises; any other code raises :class:`TunerError`."""
 
@@ -67,7 +69,7 @@ def error_from_rpc(error: grpc.RpcError) -> TunerError:
 
     ``INVALID_ARGUMENT`` keeps its field (from the ``tuner-field-bin`` trailing metadata);
     ``DEADLINE_EXCEEDED`` counts as unavailable; any code without a tuner error class
-    (``UNAUTHENTICATED``, ``INTERNAL``, ...) gives a :class:`TunerError` naming the code.
+    (``INTERNAL``, ...) gives a :class:`TunerError` naming the code.
     """
     call = cast(grpc.Call, error)
     code = call.code()

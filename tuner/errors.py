@@ -13,6 +13,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "TunerError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 
@@ -52,6 +53,14 @@ class FailedPreconditionError(TunerError):
     """The object is not in a state that allows the call (say, completing a completed trial).
 
     gRPC ``FAILED_PRECONDITION``; retrying helps only after the state changes.
+    """
+
+
+class UnauthenticatedError(TunerError):
+    """The call has no valid bearer token for the service.
+
+    gRPC ``UNAUTHENTICATED``; retrying cannot help until the caller has the service's
+    token (``$TUNER_TOKEN`` for a client, ``$TUNER_SERVICE_TOKEN`` in a trial).
     """
 
 

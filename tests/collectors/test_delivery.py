@@ -263,3 +263,44 @@ def test_an_outage_longer_than_the_retries_goes_through_the_spool(
     assert [m.step for m in measurements] == list(range(1, 1001))
     assert len({m.report_id for m in measurements}) == 1000
     assert not (tmp_path / "spool").exists() or list((tmp_path / "spool").iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_token_keeps_the_measurements_and_spends_no_grace_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong ``$TUNER_SERVICE_TOKEN`` is no outage: close returns at once, the spool keeps all."""
+    from tuner.collectors import MeasurementReporter, flush_spools
+    from tuner.errors import UnauthenticatedError
+
+    core = ServiceCore(open_store(f"sqlite:///{tmp_path / 'tuner.db'}"))
+    core.create_study("s", CONFIG)
+    server, port = create_server(core, host="127.0.0.1", port=0, token="right")
+    server.start()
+    endpoint = f"127.0.0.1:{port}"
+    [trial] = core.suggest_trials("s", 1).trials
+    try:
+        with Client(endpoint, token="wrong", timeout=5.0) as client:
+            with pytest.raises(UnauthenticatedError):
+                client.get_trial(trial.id)
+            reporter = MeasurementReporter(
+                client,
+                trial.id,
+                flush_interval=0.05,
+                retry_backoff=0.05,
+                spool_dir=tmp_path / "spool",
+                grace_period=3600,  # spent in full if a refused token counted as an outage
+            )
+            for step in range(1, 4):
+                reporter.record("loss", 1 / step, step=step)
+            assert not reporter.close()
+        assert (reporter.n_spooled, reporter.n_lost) == (3, 0)
+        assert "TUNER_SERVICE_TOKEN" in caplog.text
+        assert core.get_trial(trial.id).measurements == ()
+
+        with Client(endpoint, token="right", timeout=5.0) as client:
+            assert flush_spools(client, trial.id, tmp_path / "spool") == (3, 0)
+        assert [m.step for m in core.get_trial(trial.id).measurements] == [1, 2, 3]
+    finally:
+        server.stop(None).wait()
+        core.close()

@@ -27,6 +27,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
     UnavailableError,
 )
 from tuner.service import SERVICE_NAME, ServiceCore, create_server, serve, status_of
@@ -306,7 +307,7 @@ def test_token_is_required_when_set(
     for token in (None, "wrong"):
         with (
             Client(endpoint, token=token, timeout=10.0) as client,
-            pytest.raises(TunerError, match="UNAUTHENTICATED"),
+            pytest.raises(UnauthenticatedError, match="bearer token"),
         ):
             client.create_study("s", config)
     assert core.list_studies() == []

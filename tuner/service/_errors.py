@@ -15,6 +15,7 @@ from tuner.errors import (
     InvalidArgumentError,
     NotFoundError,
     TunerError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -32,6 +33,7 @@ STATUS_CODES: dict[type[TunerError], grpc.StatusCode] = {
     AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
     FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     UnavailableError: grpc.StatusCode.UNAVAILABLE,
+    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
 }
 """Each tuner error class and its status code; any other exception is ``INTERNAL``."""
 
