@@ -83,10 +83,10 @@ def api(k8s: ThreadedEmulator) -> Iterator[client.ApiClient]:
 
 
 def make_kubelet(
-    k8s: ThreadedEmulator, api: client.ApiClient, namespace: str, workdir: Path, **kwargs: float
+    k8s: ThreadedEmulator, api: client.ApiClient, namespace: str, workdir: Path, **kwargs: Any
 ) -> LocalKubelet:
     """A local kubelet for ``namespace`` (enter it as a context manager)."""
-    return LocalKubelet(api, namespace, workdir, emulator=k8s, **kwargs)  # type: ignore[arg-type]
+    return LocalKubelet(api, namespace, workdir, emulator=k8s, **kwargs)
 
 
 @pytest.fixture

@@ -24,6 +24,13 @@ official client like the real ones:
   ``couldn't find key k in Secret ns/x``), the others ``ContainerCreating``; no container
   starts until every reference resolves, retried every ``config_retry`` seconds (as the real
   kubelet retries), so a Secret created later still starts the pod;
+- images are not pulled, but two image problems are played before that, keeping the pod
+  ``Pending`` the same way: an image that is not a valid reference (``Registry/X``) waits
+  in ``InvalidImageName`` (``Failed to apply default image tag ...``), for good; an image in
+  :attr:`LocalKubelet.unpullable_images` fails each try, every ``config_retry`` seconds,
+  alternating ``ErrImagePull`` (``failed to pull and unpack image "IMG" ...``) and
+  ``ImagePullBackOff`` (``Back-off pulling image "IMG"``) as the real kubelet's back-off
+  does; removing it from the set lets the next try "pull" it and start the pod;
 - when the first container exits, the others get ``sidecar_grace`` seconds and are then
   terminated; the Pod's phase is ``Succeeded`` if the first container exited 0 and no other
   failed on its own, else ``Failed``, with ``containerStatuses[].state.terminated``;
@@ -43,7 +50,7 @@ official client like the real ones:
 
 :attr:`LocalKubelet.max_running` is the largest number of pods that ran at the same time.
 
-Not emulated: images (a container needs a ``command`` runnable here), resources, probes,
+Not emulated: images themselves (a container needs a ``command`` runnable here), resources, probes,
 init containers, ``parallelism``/``completions`` above 1, ``restartPolicy: OnFailure``
 restarts in place (a failure always makes a new Pod), suspended Jobs, node names.
 """
@@ -62,7 +69,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +83,14 @@ __all__ = ["LocalKubelet"]
 
 _PYTHON_NAMES = frozenset({"python", "python3"})
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# an image reference, as the container runtime parses it: [domain[:port]/]path[:tag][@digest],
+# the path's components lower-case
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
+    rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
 
 
 def _now() -> str:
@@ -114,7 +129,9 @@ class LocalKubelet:
         emulator: The emulator, to serve the pods' logs through it.
         sidecar_grace: Seconds the other containers get after the first one exits.
         kill_grace: Seconds between SIGTERM and SIGKILL.
-        config_retry: Seconds between tries to resolve a missing Secret reference.
+        config_retry: Seconds between tries to resolve a missing Secret reference (or to
+            pull an unpullable image).
+        unpullable_images: Images whose pull fails (see :attr:`unpullable_images`).
         watch_timeout: ``timeoutSeconds`` of the watches (bounds the teardown).
     """
 
@@ -129,6 +146,7 @@ class LocalKubelet:
         kill_grace: float = 2.0,
         config_retry: float = 0.2,
         watch_timeout: int = 1,
+        unpullable_images: Iterable[str] = (),
     ) -> None:
         self.namespace = namespace
         self.workdir = Path(workdir)
@@ -150,6 +168,9 @@ class LocalKubelet:
         self._running = 0
         self.max_running = 0
         """The largest number of pods whose processes ran at the same time."""
+        self.unpullable_images: set[str] = set(unpullable_images)
+        """Images whose pull fails, as a registry without them; change it at any time (the
+        next try sees it)."""
         self.errors: list[BaseException] = []
         """Unexpected errors in the kubelet's threads (a test may assert it is empty)."""
 
@@ -443,7 +464,7 @@ class LocalKubelet:
         for path in volumes.values():
             path.mkdir(parents=True, exist_ok=True)
         containers = spec.get("containers") or []
-        resolved = self._wait_for_config(pod, job, containers, deadline)
+        resolved = self._wait_to_start(pod, job, containers, deadline)
         if isinstance(resolved, str):
             if resolved == "DeadlineExceeded":
                 self._patch_pod(
@@ -526,26 +547,34 @@ class LocalKubelet:
         self._patch_pod(pod.name, status)
         return "DeadlineExceeded" if outcome == "DeadlineExceeded" else phase
 
-    def _wait_for_config(
+    def _wait_to_start(
         self,
         pod: _Pod,
         job: dict[str, Any],
         containers: list[dict[str, Any]],
         deadline: float | None,
     ) -> dict[str, dict[str, str]] | str:
-        """The Secret values of each container's environment, once they all resolve; or
-        ``"Deleted"``/``"DeadlineExceeded"`` if the pod ends first. Meanwhile the pod waits
-        (``Pending``, a container in ``CreateContainerConfigError``), as on a real node."""
+        """The Secret values of each container's environment, once every image "pulls" and
+        every reference resolves; or ``"Deleted"``/``"DeadlineExceeded"`` if the pod ends
+        first. Meanwhile the pod waits (``Pending``, a container in ``InvalidImageName``,
+        ``ErrImagePull``/``ImagePullBackOff`` or ``CreateContainerConfigError``), as on a
+        real node."""
         shown: object = None
+        attempt = 0
         while True:
-            problems: dict[str, str] = {}
+            problems: dict[str, tuple[str, str]] = {}
             resolved: dict[str, dict[str, str]] = {}
             for container in containers:
                 name = _container_name(container)
+                image_problem = self._image_problem(str(container.get("image") or ""), attempt)
+                if image_problem is not None:
+                    problems[name] = image_problem
+                    continue
                 try:
                     resolved[name] = self._secret_env(container)
                 except _ConfigError as error:
-                    problems[name] = str(error)
+                    problems[name] = ("CreateContainerConfigError", str(error))
+            attempt += 1
             if not problems:
                 return resolved
             statuses = [
@@ -559,8 +588,8 @@ class LocalKubelet:
                     "state": {
                         "waiting": (
                             {
-                                "reason": "CreateContainerConfigError",
-                                "message": problems[_container_name(c)],
+                                "reason": problems[_container_name(c)][0],
+                                "message": problems[_container_name(c)][1],
                             }
                             if _container_name(c) in problems
                             else {"reason": "ContainerCreating"}
@@ -579,6 +608,31 @@ class LocalKubelet:
                 if deadline is not None and time.monotonic() >= deadline:
                     return "DeadlineExceeded"
                 time.sleep(0.02)
+
+    def _image_problem(self, image: str, attempt: int) -> tuple[str, str] | None:
+        """``(reason, message)`` of an image the kubelet cannot get, as the real one says it;
+        None for one it can. ``attempt`` counts the tries: a failing pull is
+        ``ErrImagePull`` on even ones, ``ImagePullBackOff`` (backing off) on odd ones."""
+        if image and not _IMAGE_REFERENCE.fullmatch(image):
+            problem = "invalid reference format"
+            if _IMAGE_REFERENCE.fullmatch(image.lower()):
+                problem += ": repository name must be lowercase"
+            return (
+                "InvalidImageName",
+                f'Failed to apply default image tag "{image}": couldn\'t parse image name '
+                f'"{image}": {problem}',
+            )
+        with self._lock:
+            unpullable = image in self.unpullable_images
+        if not unpullable:
+            return None
+        if attempt % 2:
+            return "ImagePullBackOff", f'Back-off pulling image "{image}"'
+        return (
+            "ErrImagePull",
+            f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+            f'failed to resolve reference "{image}": {image}: not found',
+        )
 
     def _secret_env(self, container: dict[str, Any]) -> dict[str, str]:
         """The values of the container's ``valueFrom.secretKeyRef`` variables.

@@ -401,3 +401,80 @@ def test_deleting_a_job_whose_pod_waits_for_a_secret_ends_it(
     wait_for(lambda: all(p.done.is_set() for p in kubelet._pods.values()))
     core.create_namespaced_secret(NAMESPACE, secret_body("tuner-token", token="late"))
     assert kubelet.max_running == 0  # it never ran
+
+
+# -- images that cannot be had -----------------------------------------------------------------
+
+
+def image_job(name: str, image: str) -> dict[str, Any]:
+    body = job_body(name, "print('pulled')")
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return body
+
+
+def test_an_unpullable_image_keeps_the_pod_waiting_until_it_can_be_pulled(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, core: client.CoreV1Api
+) -> None:
+    image = "registry.invalid/trian:1"
+    kubelet.unpullable_images.add(image)
+    batch.create_namespaced_job(NAMESPACE, image_job("pull", image))
+    seen: dict[str, str] = {}
+
+    def both_reasons() -> bool:
+        state = waiting(core, "pull")
+        seen[state.reason] = state.message
+        return len(seen) == 2
+
+    wait_for(both_reasons)  # the kubelet's try, back-off, try again, ...
+    assert seen == {
+        "ErrImagePull": "rpc error: code = NotFound desc = failed to pull and unpack image "
+        f'"{image}": failed to resolve reference "{image}": {image}: not found',
+        "ImagePullBackOff": f'Back-off pulling image "{image}"',
+    }
+    (pod,) = pods_of(core, "pull")
+    assert pod.status.phase == "Pending"
+    assert pod.status.container_statuses[0].image == image
+    assert not batch.read_namespaced_job("pull", NAMESPACE).status.conditions
+    assert kubelet.running == 0
+    kubelet.unpullable_images.discard(image)  # pushed to the registry: the next try pulls it
+    assert conditions(finished(batch, "pull"))[-1] == ("Complete", "CompletionsReached")
+    assert [p.metadata.name for p in pods_of(core, "pull")] == [pod.metadata.name]
+    assert core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE) == "pulled\n"
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("Registry.invalid/Trian:1", "invalid reference format: repository name must be lowercase"),
+        ("trian::1", "invalid reference format"),
+    ],
+)
+def test_an_invalid_image_name_keeps_the_pod_waiting(
+    kubelet: LocalKubelet,
+    batch: client.BatchV1Api,
+    core: client.CoreV1Api,
+    image: str,
+    problem: str,
+) -> None:
+    batch.create_namespaced_job(NAMESPACE, image_job("bad", image))
+    state = waiting(core, "bad")
+    assert (state.reason, state.message) == (
+        "InvalidImageName",
+        f'Failed to apply default image tag "{image}": couldn\'t parse image name "{image}": '
+        f"{problem}",
+    )
+    assert kubelet.running == 0
+    batch.delete_namespaced_job("bad", NAMESPACE, propagation_policy="Background")
+    wait_for(lambda: not pods_of(core, "bad"))
+    assert kubelet.max_running == 0  # it never ran
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["busybox", "python:3.11", "localhost:5000/a/b-c_d:v1.2", "ghcr.io/org/x@sha256:" + "0" * 64],
+)
+def test_valid_image_references_are_taken(
+    kubelet: LocalKubelet, batch: client.BatchV1Api, image: str
+) -> None:
+    batch.create_namespaced_job(NAMESPACE, image_job("ok", image))
+    assert conditions(finished(batch, "ok"))[-1] == ("Complete", "CompletionsReached")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -64,6 +65,9 @@ SCRIPT = textwrap.dedent(
 )
 
 
+IMAGE = "example.org/train:1"
+
+
 def make_experiment(
     name: str = "mnist",
     namespace: str = NAMESPACE,
@@ -73,6 +77,7 @@ def make_experiment(
     marker: str = "-",
     collector: dict[str, Any] | None = None,
     retain: bool | None = None,
+    image: str = IMAGE,
 ) -> Experiment:
     template: dict[str, Any] = {
         "trialParameters": [{"name": "x", "reference": "x"}],
@@ -87,7 +92,7 @@ def make_experiment(
                         "containers": [
                             {
                                 "name": "train",
-                                "image": "example.org/train:1",
+                                "image": image,
                                 "command": ["python", "-c", SCRIPT],
                                 "args": [
                                     "${trialParameters.x}",
@@ -531,10 +536,14 @@ def test_a_secret_key_selector_refuses_what_kubernetes_would(text: str, field: s
 
 
 def run_one_trial(
-    service: Service, make_runner: Callable[..., KubernetesRunner], **kwargs: Any
+    service: Service,
+    make_runner: Callable[..., KubernetesRunner],
+    *,
+    image: str = IMAGE,
+    **kwargs: Any,
 ) -> tuple[KubernetesRunner, Trial, Client]:
     """Create the study on ``service`` and launch one StdOut trial of it."""
-    experiment = make_experiment(collector={"kind": "StdOut"})
+    experiment = make_experiment(collector={"kind": "StdOut"}, image=image)
     tuner_client = Client(service.endpoint, token=service.token)
     tuner_client.create_study("mnist", experiment.study_config())
     (trial,) = tuner_client.suggest_trials("mnist", 1).trials
@@ -577,7 +586,8 @@ def test_without_the_token_the_service_refuses_the_trials_measurements(
         return pods and core_api.read_namespaced_pod_log(pods[0].metadata.name, NAMESPACE)
 
     with tuner_client:
-        assert "UNAUTHENTICATED" in wait_for(lambda: "UNAUTHENTICATED" in log() and log())
+        refused = "the service refused this trial's token"
+        assert refused in wait_for(lambda: refused in log() and log())
         assert tuner_client.get_trial(trial.id).measurements == ()
     runner.stop(trial.id)
 
@@ -604,7 +614,7 @@ def test_a_pod_stuck_on_a_missing_secret_fails_its_trial_after_the_grace_period(
         body["stringData"] = secret
         core_api.create_namespaced_secret(NAMESPACE, body)
     runner, trial, tuner_client = run_one_trial(
-        token_service, make_runner, token_secret=TOKEN_SECRET, config_error_grace=0.5
+        token_service, make_runner, token_secret=TOKEN_SECRET, pod_start_timeout=0.5
     )
     with tuner_client:
         status = wait_until_finished(runner, trial.id)
@@ -629,7 +639,7 @@ def test_a_secret_created_within_the_grace_period_is_in_time(
 ) -> None:
     assert token_service.token is not None
     runner, trial, tuner_client = run_one_trial(
-        token_service, make_runner, token_secret=TOKEN_SECRET, config_error_grace=30
+        token_service, make_runner, token_secret=TOKEN_SECRET, pod_start_timeout=30
     )
 
     def stuck() -> bool:
@@ -646,12 +656,145 @@ def test_a_secret_created_within_the_grace_period_is_in_time(
         assert len(tuner_client.get_trial(trial.id).measurements) == 1
 
 
-def test_a_negative_grace_period_is_refused(
-    make_runner: Callable[..., KubernetesRunner],
+@pytest.mark.parametrize("timeout", [-1.0, float("nan")])
+def test_a_negative_pod_start_timeout_is_refused(
+    make_runner: Callable[..., KubernetesRunner], timeout: float
 ) -> None:
     with pytest.raises(InvalidArgumentError) as info:
-        make_runner(config_error_grace=-1)
-    assert info.value.field == "config_error_grace"
+        make_runner(pod_start_timeout=timeout)
+    assert info.value.field == "pod_start_timeout"
+
+
+# -- images that cannot be had -----------------------------------------------------------------
+
+UNPULLABLE = "registry.invalid/trian:1"  # a typo of the image, in a registry that lacks it
+
+
+def waiting_reason(core_api: client.CoreV1Api) -> str | None:
+    """The waiting reason of the (one) trial pod's container, once it has one."""
+    pods = core_api.list_namespaced_pod(NAMESPACE).items
+    statuses = (pods and pods[0].status.container_statuses) or []
+    waiting = statuses and statuses[0].state.waiting
+    return waiting.reason if waiting else None
+
+
+PULL_ERRORS = {  # what the kubelet says, alternately
+    "ErrImagePull": "rpc error: code = NotFound desc = failed to pull and unpack image "
+    f'"{UNPULLABLE}": failed to resolve reference "{UNPULLABLE}": {UNPULLABLE}: not found',
+    "ImagePullBackOff": f'Back-off pulling image "{UNPULLABLE}"',
+}
+
+
+@pytest.mark.parametrize(
+    ("image", "messages"),
+    [
+        (UNPULLABLE, PULL_ERRORS),
+        (
+            "Example.org/Train:1",
+            {
+                "InvalidImageName": 'Failed to apply default image tag "Example.org/Train:1": '
+                'couldn\'t parse image name "Example.org/Train:1": invalid reference format: '
+                "repository name must be lowercase"
+            },
+        ),
+    ],
+    ids=["unpullable", "invalid-name"],
+)
+def test_a_pod_whose_image_cannot_be_had_fails_its_trial_after_the_timeout(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    service: Service,
+    core_api: client.CoreV1Api,
+    batch: client.BatchV1Api,
+    image: str,
+    messages: dict[str, str],
+) -> None:
+    kubelet.unpullable_images.add(UNPULLABLE)
+    # a failing pull alternates ErrImagePull and ImagePullBackOff every 0.2 s here: the clock
+    # must keep running through the changes, else this trial would never fail
+    runner, trial, tuner_client = run_one_trial(
+        service, make_runner, image=image, pod_start_timeout=0.5
+    )
+    with tuner_client:
+        status = wait_until_finished(runner, trial.id)
+    assert status.phase is RunPhase.FAILED
+    start = f"its pod {NAMESPACE}/mnist-"
+    assert status.reason.startswith(start)
+    suffix, what = status.reason[len(start) :].split(" could not start for 0.5 s: ", 1)
+    assert kubelet.pod_names() == [f"mnist-{suffix}"]
+    assert what in [
+        f"container train (image {image}): {reason}: {message} (check the image in the "
+        "experiment's trialTemplate and, for a private registry, the pod's imagePullSecrets); "
+        f"its Job {NAMESPACE}/{runner.job_name(trial)} was deleted"
+        for reason, message in messages.items()
+    ]
+    assert job_names(batch) == []
+    wait_for(lambda: not core_api.list_namespaced_pod(NAMESPACE).items)
+    assert kubelet.max_running == 0
+
+
+def test_an_image_pulled_within_the_timeout_is_in_time(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    service: Service,
+    core_api: client.CoreV1Api,
+) -> None:
+    kubelet.unpullable_images.add(UNPULLABLE)
+    runner, trial, tuner_client = run_one_trial(
+        service, make_runner, image=UNPULLABLE, pod_start_timeout=30
+    )
+    with tuner_client:
+        seen: set[str | None] = set()
+
+        def both() -> bool:
+            seen.add(waiting_reason(core_api))
+            assert runner.poll(trial.id).phase is RunPhase.RUNNING
+            return {"ErrImagePull", "ImagePullBackOff"} <= seen
+
+        wait_for(both)
+        kubelet.unpullable_images.discard(UNPULLABLE)  # the registry hiccup is over
+        assert wait_until_finished(runner, trial.id).phase is RunPhase.SUCCEEDED
+        assert len(tuner_client.get_trial(trial.id).measurements) == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "timeout", "reason", "limit"),
+    [
+        (UNPULLABLE, None, "ErrImagePull|ImagePullBackOff", "300"),
+        (IMAGE, None, "CreateContainerConfigError", "60"),
+        (UNPULLABLE, 7.5, "ErrImagePull|ImagePullBackOff", "7.5"),
+        (IMAGE, 7.5, "CreateContainerConfigError", "7.5"),
+    ],
+)
+def test_image_pulls_get_longer_by_default_and_the_timeout_replaces_every_default(
+    kubelet: LocalKubelet,
+    make_runner: Callable[..., KubernetesRunner],
+    token_service: Service,
+    core_api: client.CoreV1Api,
+    caplog: pytest.LogCaptureFixture,
+    image: str,
+    timeout: float | None,
+    reason: str,
+    limit: str,
+) -> None:
+    kubelet.unpullable_images.add(UNPULLABLE)
+    # no Secret: with a pullable image the pod waits in CreateContainerConfigError
+    runner, trial, tuner_client = run_one_trial(
+        token_service,
+        make_runner,
+        image=image,
+        token_secret=TOKEN_SECRET,
+        pod_start_timeout=timeout,
+    )
+    with tuner_client, caplog.at_level("WARNING", logger="tuner.runners"):
+        wait_for(lambda: (waiting_reason(core_api) or "") in reason.split("|"))
+        assert runner.poll(trial.id).phase is RunPhase.RUNNING
+        runner.stop(trial.id)
+    (warning,) = [r.getMessage() for r in caplog.records if "cannot start" in r.getMessage()]
+    assert re.search(
+        rf"\(({reason}): .*\); the trial fails unless that is fixed within {re.escape(limit)} s$",
+        warning,
+    ), warning
 
 
 # -- API errors ------------------------------------------------------------------------------

@@ -45,9 +45,50 @@ _TRANSIENT_CODES = frozenset({0, 429, 500, 502, 503, 504})
 _TAIL_LINES = 5
 _MAX_TAIL_LINE = 300
 _MAX_RETRY_AFTER = 5.0
-# the kubelet's reason for a container it cannot create because its configuration (a
-# Secret or ConfigMap, or one of their keys, that the environment names) is missing
 _CONFIG_ERROR = "CreateContainerConfigError"
+_IMAGE_PULL_TIMEOUT = 300.0
+_STUCK_TIMEOUT = 60.0
+# The kubelet's waiting reasons for a container that will not start until someone changes
+# something, and how long a pod may show them (without a break) before its trial fails.
+# The kubelet retries them all and the Job never fails on its own; a pull error may be a
+# registry's hiccup, and the kubelet backs off 10, 20, 40, ... up to 300 s between pulls, so
+# pulls get 300 s (about five tries); the rest do not heal by retrying. Left out on purpose:
+# RunContainerError and CrashLoopBackOff (the container was started: with restartPolicy
+# Never the pod fails, with OnFailure the restarts count against the Job's backoffLimit).
+_POD_START_TIMEOUTS: dict[str, float] = {
+    # a Secret or ConfigMap (or one of their keys) that the environment names is missing
+    _CONFIG_ERROR: _STUCK_TIMEOUT,
+    # the runtime refused the container (e.g. no command, and none in the image)
+    "CreateContainerError": _STUCK_TIMEOUT,
+    # not an image reference (a Job's pod template cannot change: it never heals)
+    "InvalidImageName": _STUCK_TIMEOUT,
+    # imagePullPolicy Never, and the node lacks the image
+    "ErrImageNeverPull": _STUCK_TIMEOUT,
+    "ImageInspectError": _STUCK_TIMEOUT,
+    # the pull failed (a typo, a missing tag, no pull Secret), then the kubelet backs off
+    "ErrImagePull": _IMAGE_PULL_TIMEOUT,
+    "ImagePullBackOff": _IMAGE_PULL_TIMEOUT,
+}
+_IMAGE_REASONS = frozenset(
+    {
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "ImageInspectError",
+        "ErrImagePull",
+        "ImagePullBackOff",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stuck:
+    """A container of a Job's pod waiting for a reason of :data:`_POD_START_TIMEOUTS`."""
+
+    pod: str
+    container: str
+    reason: str
+    message: str
+    image: str
 
 
 @dataclass(slots=True)
@@ -55,8 +96,8 @@ class _Tracked:
     job_name: str
     uid: str
     final: RunStatus | None = None
-    config_error_since: float | None = None
-    """When polls began to see a pod of the Job stuck in CreateContainerConfigError."""
+    stuck_since: float | None = None
+    """When polls began to see a pod of the Job unable to start (see _POD_START_TIMEOUTS)."""
 
 
 class KubernetesRunner:
@@ -88,12 +129,21 @@ class KubernetesRunner:
       ``batch/v1`` Job's pods would be orphaned and run on) and returns without waiting for
       them to be gone; ``poll`` then reports FAILED (``stopped``). A Job deleted by someone
       else is FAILED with a reason saying so.
-    - a Job whose pod cannot start because a Secret (or ConfigMap) its environment names is
-      missing would wait forever (the kubelet retries, the pod stays ``Pending`` with the
-      container waiting in ``CreateContainerConfigError``): once polls have seen that for
-      ``config_error_grace`` seconds without a break, :meth:`poll` deletes the Job (as
-      :meth:`stop` does) and reports FAILED with the kubelet's message (``secret
-      "tuner-token" not found``). A Secret created within the grace period is in time.
+    - a Job whose pod cannot start would wait forever: the kubelet retries, the pod stays
+      ``Pending`` with a container waiting, and the Job never fails on its own. Once polls
+      have seen a container waiting for one of these reasons, without a break, for the
+      reason's timeout, :meth:`poll` deletes the Job (as :meth:`stop` does) and reports
+      FAILED naming the container, the reason, the kubelet's message and (for image
+      problems) the image. The default timeouts: ``ErrImagePull`` and ``ImagePullBackOff``
+      300 s (a registry's hiccup heals, and the kubelet tries about five pulls in that
+      time); ``CreateContainerConfigError`` (a missing Secret or ConfigMap, or key),
+      ``CreateContainerError``, ``InvalidImageName``, ``ErrImageNeverPull`` and
+      ``ImageInspectError`` 60 s. ``pod_start_timeout`` replaces them all. The clock runs
+      from the first poll that sees the pod stuck and keeps running while the reason
+      changes (a failing pull alternates ``ErrImagePull`` and ``ImagePullBackOff``); a
+      pod that starts (a Secret created, a pull that succeeds) within the time is in time.
+      Not included: ``RunContainerError`` and ``CrashLoopBackOff`` (the container was
+      started, so the pod fails, or its restarts count against ``backoffLimit``).
 
     It needs these permissions in the namespace: Jobs ``create``, ``get``, ``list``,
     ``delete``; pods ``list``; ``pods/log`` ``get``. It never reads Secrets: the kubelet
@@ -122,13 +172,15 @@ class KubernetesRunner:
         token_secret: The Secret key holding the service's bearer token, which the trial
             pods get as ``TUNER_SERVICE_TOKEN`` (``valueFrom.secretKeyRef``, replacing any
             the template sets); None sets no token.
-        config_error_grace: Seconds a trial's pod may wait in ``CreateContainerConfigError``
-            (a missing Secret) before the trial fails.
+        pod_start_timeout: Seconds a trial's pod may wait, unable to start (a missing
+            Secret, an image that cannot be pulled, ...), before the trial fails, whatever
+            the reason; None: each reason's default (300 s for image pulls, 60 s for the
+            rest).
 
     Raises:
         InvalidArgumentError: The experiment's metrics collector cannot wrap a command
             (``field`` names ``spec.metricsCollectorSpec.collector...``), or a negative
-            ``retry_timeout`` or ``config_error_grace``.
+            ``retry_timeout`` or ``pod_start_timeout``.
         ImportError: The ``kubernetes`` client is not installed.
     """
 
@@ -143,7 +195,7 @@ class KubernetesRunner:
         retain: bool | None = None,
         retry_timeout: float = 30.0,
         token_secret: SecretKeySelector | None = None,
-        config_error_grace: float = 60.0,
+        pod_start_timeout: float | None = None,
     ) -> None:
         try:
             from kubernetes import client
@@ -153,9 +205,9 @@ class KubernetesRunner:
             ) from error
         if retry_timeout < 0:
             raise InvalidArgumentError(f"must be >= 0, got {retry_timeout}", field="retry_timeout")
-        if config_error_grace < 0:
+        if pod_start_timeout is not None and not pod_start_timeout >= 0:
             raise InvalidArgumentError(
-                f"must be >= 0, got {config_error_grace}", field="config_error_grace"
+                f"must be >= 0, got {pod_start_timeout}", field="pod_start_timeout"
             )
         check_collector(experiment)
         self._experiment = experiment
@@ -165,7 +217,7 @@ class KubernetesRunner:
         self._retain = experiment.trial_template.retain if retain is None else retain
         self._retry_timeout = retry_timeout
         self._token_secret = token_secret
-        self._config_error_grace = config_error_grace
+        self._pod_start_timeout = pod_start_timeout
         self._api_exception: type[client.ApiException] = client.ApiException
         # typed as Any: the client's models make every field optional; we read dicts
         self._batch: Any = client.BatchV1Api(api_client)
@@ -236,8 +288,8 @@ class KubernetesRunner:
 
         ``Complete`` is SUCCEEDED; ``Failed`` is FAILED, with the Job's reason and message,
         the primary container's exit code and the last lines of its log; a Job that is
-        gone is FAILED; a Job whose pod has waited in ``CreateContainerConfigError`` for
-        ``config_error_grace`` seconds is deleted and FAILED, with the kubelet's message.
+        gone is FAILED; a Job whose pod has waited, unable to start, past its timeout (see
+        the class) is deleted and FAILED, with the kubelet's reason and message.
 
         Raises:
             NotFoundError: The trial was never launched or adopted, or was released.
@@ -256,7 +308,7 @@ class KubernetesRunner:
         else:
             status = self._status_of(job)
             if status.phase is RunPhase.RUNNING:
-                status = self._check_config_error(tracked, job)
+                status = self._check_stuck(tracked, job)
         if status.phase is not RunPhase.RUNNING:
             tracked.final = status
         return status
@@ -378,46 +430,52 @@ class KubernetesRunner:
                 return RunStatus(phase=RunPhase.FAILED, reason=reason, exit_code=exit_code)
         return RunStatus(phase=RunPhase.RUNNING)
 
-    def _check_config_error(self, tracked: _Tracked, job: dict[str, Any]) -> RunStatus:
-        """RUNNING, or FAILED (and the Job deleted) once a pod of the running Job has waited
-        in CreateContainerConfigError for ``config_error_grace`` seconds in a row."""
+    def _check_stuck(self, tracked: _Tracked, job: dict[str, Any]) -> RunStatus:
+        """RUNNING, or FAILED (and the Job deleted) once a pod of the running Job has waited,
+        unable to start, past its timeout (polls seeing it so without a break)."""
         running = RunStatus(phase=RunPhase.RUNNING)
         status = job.get("status") or {}
         if int(status.get("active") or 0) <= int(status.get("ready") or 0):
-            tracked.config_error_since = None  # no pod, or every pod ready: nothing waits
+            tracked.stuck_since = None  # no pod, or every pod ready: nothing waits
             return running
-        stuck = self._config_error_of(job)
+        stuck = self._stuck_container_of(job)
         if stuck is None:
-            tracked.config_error_since = None
+            tracked.stuck_since = None
             return running
+        timeout = self._pod_start_timeout
+        if timeout is None:
+            timeout = _POD_START_TIMEOUTS[stuck.reason]
         now = time.monotonic()
-        if tracked.config_error_since is None:
-            tracked.config_error_since = now
-            pod_name, container, message = stuck
+        if tracked.stuck_since is None:
+            tracked.stuck_since = now
             logger.warning(
                 "Job %s/%s: container %s of pod %s cannot start (%s: %s); the trial fails "
                 "unless that is fixed within %g s",
                 self._namespace,
                 tracked.job_name,
-                container,
-                pod_name,
-                _CONFIG_ERROR,
-                message,
-                self._config_error_grace,
+                _describe_container(stuck),
+                stuck.pod,
+                stuck.reason,
+                stuck.message,
+                timeout,
             )
-        if now - tracked.config_error_since < self._config_error_grace:
+        if now - tracked.stuck_since < timeout:
             return running
-        pod_name, container, message = stuck
         reason = (
-            f"its pod {self._namespace}/{pod_name} could not start for "
-            f"{self._config_error_grace:g} s: container {container}: {_CONFIG_ERROR}: "
-            f"{message or 'no message'}"
+            f"its pod {self._namespace}/{stuck.pod} could not start for {timeout:g} s: "
+            f"container {_describe_container(stuck)}: "
+            f"{stuck.reason}: {stuck.message or 'no message'}"
         )
         secret = self._token_secret
-        if secret is not None and secret.name in message:
+        if stuck.reason == _CONFIG_ERROR and secret is not None and secret.name in stuck.message:
             reason += (
                 f" (the service token's Secret {secret.name}, key {secret.key}, must exist "
                 f"in namespace {self._namespace}, where the trials run)"
+            )
+        elif stuck.reason in _IMAGE_REASONS:
+            reason += (
+                " (check the image in the experiment's trialTemplate and, for a private "
+                "registry, the pod's imagePullSecrets)"
             )
         self._delete_job(tracked)
         return RunStatus(
@@ -425,9 +483,9 @@ class KubernetesRunner:
             reason=f"{reason}; its Job {self._namespace}/{tracked.job_name} was deleted",
         )
 
-    def _config_error_of(self, job: dict[str, Any]) -> tuple[str, str, str] | None:
-        """``(pod, container, message)`` of a container of the Job's pods waiting in
-        CreateContainerConfigError; None when there is none."""
+    def _stuck_container_of(self, job: dict[str, Any]) -> _Stuck | None:
+        """A container of the Job's pods waiting for a reason of :data:`_POD_START_TIMEOUTS`;
+        None when there is none."""
         name, uid = job["metadata"]["name"], job["metadata"]["uid"]
         try:
             pods = self._call(
@@ -442,17 +500,26 @@ class KubernetesRunner:
         for pod in pods:
             if pod["metadata"].get("deletionTimestamp") is not None:
                 continue
+            spec = pod.get("spec") or {}
+            images = {
+                str(c.get("name")): str(c.get("image") or "")
+                for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+            }
             status = pod.get("status") or {}
             for container in [
                 *(status.get("initContainerStatuses") or []),
                 *(status.get("containerStatuses") or []),
             ]:
                 waiting = (container.get("state") or {}).get("waiting") or {}
-                if waiting.get("reason") == _CONFIG_ERROR:
-                    return (
-                        str(pod["metadata"]["name"]),
-                        str(container.get("name")),
-                        str(waiting.get("message") or ""),
+                reason = str(waiting.get("reason") or "")
+                if reason in _POD_START_TIMEOUTS:
+                    container_name = str(container.get("name"))
+                    return _Stuck(
+                        pod=str(pod["metadata"]["name"]),
+                        container=container_name,
+                        reason=reason,
+                        message=str(waiting.get("message") or ""),
+                        image=images.get(container_name) or str(container.get("image") or ""),
                     )
         return None
 
@@ -576,6 +643,12 @@ def _retry_after(error: Any) -> float | None:
             return None
         seconds = parsed.timestamp() - time.time()
     return max(0.0, min(seconds, _MAX_RETRY_AFTER))
+
+
+def _describe_container(stuck: _Stuck) -> str:
+    if stuck.reason in _IMAGE_REASONS and stuck.image:
+        return f"{stuck.container} (image {stuck.image})"
+    return stuck.container
 
 
 def _describe_owner(labels: dict[str, str]) -> str:
