@@ -120,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
         "runs Experiments",
     )
     operator.add_argument(
+        "--pod-start-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a trial (deleting its Job) whose pod has waited this long unable to start, "
+        "whatever the reason (an image that cannot be pulled, a missing Secret, ...); "
+        "default: 300 for image pulls (ErrImagePull, ImagePullBackOff), 60 for the others "
+        "(CreateContainerConfigError, CreateContainerError, InvalidImageName, "
+        "ErrImageNeverPull, ImageInspectError)",
+    )
+    operator.add_argument(
         "--poll-interval",
         type=float,
         default=1.0,
@@ -277,6 +287,7 @@ def _operator(args: argparse.Namespace) -> int:
         trial_token_secret=(
             SecretKeySelector.parse(args.trial_token_secret) if args.trial_token_secret else None
         ),
+        pod_start_timeout=args.pod_start_timeout,
         poll_interval=args.poll_interval,
         on_start=started,
     )

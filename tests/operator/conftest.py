@@ -33,6 +33,7 @@ def experiment_document(
     script_args: tuple[str, ...] = (),
     early_stopping: dict[str, Any] | None = None,
     algorithm: str = "random",
+    image: str = "tuner-trial",
 ) -> dict[str, Any]:
     """A small quickstart-like Experiment whose trial is ``trial_script.py``."""
     spec: dict[str, Any] = {
@@ -64,7 +65,7 @@ def experiment_document(
                             "containers": [
                                 {
                                     "name": "training",
-                                    "image": "tuner-trial",
+                                    "image": image,
                                     "command": [
                                         "python",
                                         str(SCRIPT),

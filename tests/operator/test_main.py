@@ -125,6 +125,110 @@ def test_a_service_that_requires_a_token_gets_it_from_the_operator_and_the_trial
     assert all(t.measurements for t in trials)  # reported by the pods, with the token
 
 
+@pytest.mark.slow
+def test_a_typo_in_the_image_ends_the_experiment_through_max_failed_trial_count(
+    api: client.ApiClient, cluster: Cluster, kubelet: LocalKubelet, tmp_path: Path
+) -> None:
+    typo = "registry.invalid/tuner-trail:1"
+    kubelet.unpullable_images.add(typo)
+    url = f"sqlite:///{tmp_path / 'hosted.db'}"
+    stop = threading.Event()
+    started: list[OperatorStarted] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_operator(
+                namespace=NAMESPACE,
+                store=url,
+                listen="127.0.0.1:0",
+                pod_start_timeout=0.5,
+                api_client=api,
+                poll_interval=0.1,
+                watch_timeout=1,
+                stop=stop,
+                on_start=started.append,
+            )
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(lambda: started or errors, timeout=20)
+        assert not errors, errors
+        cluster.create(experiment_document(max_trials=500, parallel=2, max_failed=1, image=typo))
+        wait_for(lambda: cluster.phase("demo") == "Failed", timeout=30)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert not errors, errors
+    last = cluster.status("demo")["conditions"][-1]
+    assert last["reason"] == "ExperimentMaxFailedTrialsReached", last
+    store = open_store(url)
+    try:
+        trials = store.list_trials("tune/demo")
+    finally:
+        store.close()
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(failed) >= 2, [(t.state, t.reason) for t in trials]
+    for trial in failed:
+        assert f"container training (image {typo}): " in (trial.reason or ""), trial.reason
+        assert "could not start for 0.5 s" in (trial.reason or ""), trial.reason
+    assert kubelet.max_running == 0  # no trial ever ran
+    assert cluster.jobs() == []  # the stuck Jobs were deleted
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], None), (["--pod-start-timeout", "90"], 90.0)])
+def test_the_command_passes_the_pod_start_timeout(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: float | None
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("tuner.operator.run_operator", lambda **kwargs: calls.append(kwargs))
+    assert main(["operator", "--service", "tuner.tuner.svc:6789", *argv]) == 0
+    (kwargs,) = calls
+    assert kwargs["pod_start_timeout"] == expected
+
+
+def test_the_pod_start_timeout_reaches_the_runners(
+    api: client.ApiClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tuner.operator import _runners
+
+    given: list[float | None] = []
+    real = _runners.kubernetes_runners
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        given.append(kwargs.get("pod_start_timeout"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_runners, "kubernetes_runners", spy)
+    stop = threading.Event()
+    stop.set()  # start, then stop at once
+    run_operator(
+        namespace=NAMESPACE,
+        store=f"sqlite:///{tmp_path / 'tuner.db'}",
+        listen="127.0.0.1:0",
+        pod_start_timeout=12.5,
+        api_client=api,
+        watch_timeout=1,
+        stop=stop,
+    )
+    assert given == [12.5]
+
+
+def test_a_negative_pod_start_timeout_is_refused(
+    api: client.ApiClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        run_operator(api_client=api, service="127.0.0.1:1", pod_start_timeout=-1)
+    assert info.value.field == "pod_start_timeout"
+    code = main(["operator", "--service", "x:1", "--pod-start-timeout", "-5"])
+    assert code == 2
+    assert "must be >= 0 seconds, got -5.0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "environ", "token", "secret"),
     [

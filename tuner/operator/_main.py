@@ -81,6 +81,7 @@ def run_operator(
     trial_service_endpoint: str | None = None,
     token: str | None = None,
     trial_token_secret: SecretKeySelector | None = None,
+    pod_start_timeout: float | None = None,
     api_client: ApiClient | None = None,
     poll_interval: float = 1.0,
     watch_timeout: int = 30,
@@ -100,6 +101,10 @@ def run_operator(
         token: The service's bearer token (required of callers, with ``store``).
         trial_token_secret: The Secret key, in each Experiment's namespace, holding the
             token the trials' pods send (``TUNER_SERVICE_TOKEN``); None: they send none.
+        pod_start_timeout: Seconds a trial's pod may wait, unable to start (a missing
+            Secret, an image that cannot be pulled, ...), whatever the reason, before its
+            trial fails (and counts against ``maxFailedTrialCount``); None: 300 s for image
+            pulls, 60 s for the other reasons.
         api_client: A ready Kubernetes client (instead of ``kubeconfig``).
         poll_interval: Seconds between a controller's polls of its Jobs.
         watch_timeout: ``timeoutSeconds`` of each watch of Experiments.
@@ -107,8 +112,8 @@ def run_operator(
         on_start: Called once the operator watches.
 
     Raises:
-        InvalidArgumentError: Neither or both of ``service`` and ``store``, or a bad
-            ``listen``.
+        InvalidArgumentError: Neither or both of ``service`` and ``store``, a bad
+            ``listen``, or a negative ``pod_start_timeout``.
     """
     from tuner.operator._operator import Operator
     from tuner.operator._runners import kubernetes_runners
@@ -118,6 +123,10 @@ def run_operator(
             "give the service to use (--service HOST:PORT) or a store to host it over "
             "(--store URL), not both",
             field="service",
+        )
+    if pod_start_timeout is not None and not pod_start_timeout >= 0:
+        raise InvalidArgumentError(
+            f"must be >= 0 seconds, got {pod_start_timeout}", field="pod_start_timeout"
         )
     stop = stop if stop is not None else threading.Event()
     api = api_client if api_client is not None else kubernetes_api_client(kubeconfig)
@@ -153,7 +162,10 @@ def run_operator(
             api,
             backend,
             runner_factory=kubernetes_runners(
-                api, service_endpoint=trials_reach, token_secret=trial_token_secret
+                api,
+                service_endpoint=trials_reach,
+                token_secret=trial_token_secret,
+                pod_start_timeout=pod_start_timeout,
             ),
             namespace=namespace,
             poll_interval=poll_interval,

@@ -32,7 +32,7 @@ def kubernetes_runners(
     service_endpoint: str,
     retain: bool | None = None,
     token_secret: SecretKeySelector | None = None,
-    config_error_grace: float = 60.0,
+    pod_start_timeout: float | None = None,
 ) -> RunnerFactory:
     """Runners of trials as Jobs in the Experiment's namespace (:class:`KubernetesRunner`).
 
@@ -42,8 +42,10 @@ def kubernetes_runners(
         retain: Keep finished Jobs; None: as each experiment's ``trialTemplate.retain``.
         token_secret: The Secret key (in each Experiment's namespace) whose value the trials'
             pods get as ``TUNER_SERVICE_TOKEN``; None: no token.
-        config_error_grace: Seconds a trial's pod may wait for a missing Secret
-            (``CreateContainerConfigError``) before the trial fails.
+        pod_start_timeout: Seconds a trial's pod may wait, unable to start (a missing
+            Secret, an image that cannot be pulled, ...), before the trial fails and its Job
+            is deleted; None: the runner's default for each reason (300 s for image pulls,
+            60 s for the rest; see :class:`~tuner.runners.KubernetesRunner`).
     """
     from tuner.runners import KubernetesRunner
 
@@ -55,7 +57,7 @@ def kubernetes_runners(
             service_endpoint=service_endpoint,
             retain=retain,
             token_secret=token_secret,
-            config_error_grace=config_error_grace,
+            pod_start_timeout=pod_start_timeout,
         )
 
     return build
