@@ -30,6 +30,7 @@ from tuner.runners._job import (
     label_value,
     trial_job_name,
 )
+from tuner.runners._pod_start import StuckContainer, find_stuck_container, stuck_reason
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -45,50 +46,6 @@ _TRANSIENT_CODES = frozenset({0, 429, 500, 502, 503, 504})
 _TAIL_LINES = 5
 _MAX_TAIL_LINE = 300
 _MAX_RETRY_AFTER = 5.0
-_CONFIG_ERROR = "CreateContainerConfigError"
-_IMAGE_PULL_TIMEOUT = 300.0
-_STUCK_TIMEOUT = 60.0
-# The kubelet's waiting reasons for a container that will not start until someone changes
-# something, and how long a pod may show them (without a break) before its trial fails.
-# The kubelet retries them all and the Job never fails on its own; a pull error may be a
-# registry's hiccup, and the kubelet backs off 10, 20, 40, ... up to 300 s between pulls, so
-# pulls get 300 s (about five tries); the rest do not heal by retrying. Left out on purpose:
-# RunContainerError and CrashLoopBackOff (the container was started: with restartPolicy
-# Never the pod fails, with OnFailure the restarts count against the Job's backoffLimit).
-_POD_START_TIMEOUTS: dict[str, float] = {
-    # a Secret or ConfigMap (or one of their keys) that the environment names is missing
-    _CONFIG_ERROR: _STUCK_TIMEOUT,
-    # the runtime refused the container (e.g. no command, and none in the image)
-    "CreateContainerError": _STUCK_TIMEOUT,
-    # not an image reference (a Job's pod template cannot change: it never heals)
-    "InvalidImageName": _STUCK_TIMEOUT,
-    # imagePullPolicy Never, and the node lacks the image
-    "ErrImageNeverPull": _STUCK_TIMEOUT,
-    "ImageInspectError": _STUCK_TIMEOUT,
-    # the pull failed (a typo, a missing tag, no pull Secret), then the kubelet backs off
-    "ErrImagePull": _IMAGE_PULL_TIMEOUT,
-    "ImagePullBackOff": _IMAGE_PULL_TIMEOUT,
-}
-_IMAGE_REASONS = frozenset(
-    {
-        "InvalidImageName",
-        "ErrImageNeverPull",
-        "ImageInspectError",
-        "ErrImagePull",
-        "ImagePullBackOff",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Stuck:
-    """A container of a Job's pod waiting for a reason of :data:`_POD_START_TIMEOUTS`."""
-
-    pod: str
-    container: str
-    reason: str
-    message: str
-    image: str
 
 
 @dataclass(slots=True)
@@ -97,7 +54,7 @@ class _Tracked:
     uid: str
     final: RunStatus | None = None
     stuck_since: float | None = None
-    """When polls began to see a pod of the Job unable to start (see _POD_START_TIMEOUTS)."""
+    """When polls began to see a pod of the Job unable to start (see POD_START_TIMEOUTS)."""
 
 
 class KubernetesRunner:
@@ -442,9 +399,7 @@ class KubernetesRunner:
         if stuck is None:
             tracked.stuck_since = None
             return running
-        timeout = self._pod_start_timeout
-        if timeout is None:
-            timeout = _POD_START_TIMEOUTS[stuck.reason]
+        timeout = stuck.timeout if self._pod_start_timeout is None else self._pod_start_timeout
         now = time.monotonic()
         if tracked.stuck_since is None:
             tracked.stuck_since = now
@@ -453,7 +408,7 @@ class KubernetesRunner:
                 "unless that is fixed within %g s",
                 self._namespace,
                 tracked.job_name,
-                _describe_container(stuck),
+                stuck.describe(),
                 stuck.pod,
                 stuck.reason,
                 stuck.message,
@@ -461,31 +416,17 @@ class KubernetesRunner:
             )
         if now - tracked.stuck_since < timeout:
             return running
-        reason = (
-            f"its pod {self._namespace}/{stuck.pod} could not start for {timeout:g} s: "
-            f"container {_describe_container(stuck)}: "
-            f"{stuck.reason}: {stuck.message or 'no message'}"
+        reason = stuck_reason(
+            stuck, namespace=self._namespace, timeout=timeout, token_secret=self._token_secret
         )
-        secret = self._token_secret
-        if stuck.reason == _CONFIG_ERROR and secret is not None and secret.name in stuck.message:
-            reason += (
-                f" (the service token's Secret {secret.name}, key {secret.key}, must exist "
-                f"in namespace {self._namespace}, where the trials run)"
-            )
-        elif stuck.reason in _IMAGE_REASONS:
-            reason += (
-                " (check the image in the experiment's trialTemplate and, for a private "
-                "registry, the pod's imagePullSecrets)"
-            )
         self._delete_job(tracked)
         return RunStatus(
             phase=RunPhase.FAILED,
             reason=f"{reason}; its Job {self._namespace}/{tracked.job_name} was deleted",
         )
 
-    def _stuck_container_of(self, job: dict[str, Any]) -> _Stuck | None:
-        """A container of the Job's pods waiting for a reason of :data:`_POD_START_TIMEOUTS`;
-        None when there is none."""
+    def _stuck_container_of(self, job: dict[str, Any]) -> StuckContainer | None:
+        """A container of the Job's pods that waits unable to start; None when none does."""
         name, uid = job["metadata"]["name"], job["metadata"]["uid"]
         try:
             pods = self._call(
@@ -497,31 +438,7 @@ class KubernetesRunner:
         except TunerError as error:  # the Job's own status still decides; look again later
             logger.debug("cannot check the pods of Job %s/%s: %s", self._namespace, name, error)
             return None
-        for pod in pods:
-            if pod["metadata"].get("deletionTimestamp") is not None:
-                continue
-            spec = pod.get("spec") or {}
-            images = {
-                str(c.get("name")): str(c.get("image") or "")
-                for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
-            }
-            status = pod.get("status") or {}
-            for container in [
-                *(status.get("initContainerStatuses") or []),
-                *(status.get("containerStatuses") or []),
-            ]:
-                waiting = (container.get("state") or {}).get("waiting") or {}
-                reason = str(waiting.get("reason") or "")
-                if reason in _POD_START_TIMEOUTS:
-                    container_name = str(container.get("name"))
-                    return _Stuck(
-                        pod=str(pod["metadata"]["name"]),
-                        container=container_name,
-                        reason=reason,
-                        message=str(waiting.get("message") or ""),
-                        image=images.get(container_name) or str(container.get("image") or ""),
-                    )
-        return None
+        return find_stuck_container(pods)
 
     def _last_pod_output(self, job: dict[str, Any]) -> tuple[int | None, str]:
         """The exit code and log tail of the primary container of the Job's newest pod."""
@@ -643,12 +560,6 @@ def _retry_after(error: Any) -> float | None:
             return None
         seconds = parsed.timestamp() - time.time()
     return max(0.0, min(seconds, _MAX_RETRY_AFTER))
-
-
-def _describe_container(stuck: _Stuck) -> str:
-    if stuck.reason in _IMAGE_REASONS and stuck.image:
-        return f"{stuck.container} (image {stuck.image})"
-    return stuck.container
 
 
 def _describe_owner(labels: dict[str, str]) -> str:
