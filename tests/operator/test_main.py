@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,9 @@ from tuner.trial import TrialState
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.slow
-def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
-    api: client.ApiClient, cluster: Cluster, kubelet: LocalKubelet, tmp_path: Path
-) -> None:
-    url = f"sqlite:///{tmp_path / 'hosted.db'}"
+@contextlib.contextmanager
+def operator_running(api: client.ApiClient, **options: Any) -> Iterator[OperatorStarted]:
+    """``run_operator(**options)`` in a thread, started; stopped (and checked) on exit."""
     stop = threading.Event()
     started: list[OperatorStarted] = []
     errors: list[BaseException] = []
@@ -35,13 +35,12 @@ def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
         try:
             run_operator(
                 namespace=NAMESPACE,
-                store=url,
-                listen="127.0.0.1:0",
                 api_client=api,
                 poll_interval=0.1,
                 watch_timeout=1,
                 stop=stop,
                 on_start=started.append,
+                **options,
             )
         except BaseException as error:
             errors.append(error)
@@ -51,18 +50,26 @@ def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
     try:
         wait_for(lambda: started or errors, timeout=20)
         assert not errors, errors
-        (info,) = started
+        yield started[0]
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert not errors, errors
+
+
+@pytest.mark.slow
+def test_with_a_store_the_operator_hosts_the_service_its_trials_report_to(
+    api: client.ApiClient, cluster: Cluster, kubelet: LocalKubelet, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hosted.db'}"
+    with operator_running(api, store=url, listen="127.0.0.1:0") as info:
         assert info.namespace == NAMESPACE
         assert info.trial_service_endpoint == info.service_endpoint
         assert info.service_endpoint.startswith("127.0.0.1:")
         assert not info.service_endpoint.endswith(":0")
         cluster.create(experiment_document(max_trials=2, parallel=2))
         wait_for(lambda: cluster.phase("demo") == "Succeeded", timeout=30)
-    finally:
-        stop.set()
-        thread.join(20)
-    assert not thread.is_alive()
-    assert not errors, errors
     store = open_store(url)
     try:
         trials = store.list_trials("tune/demo")
@@ -81,38 +88,14 @@ def test_a_service_that_requires_a_token_gets_it_from_the_operator_and_the_trial
 ) -> None:
     assert token_service.token is not None
     client.CoreV1Api(api).create_namespaced_secret(NAMESPACE, token_secret(token_service.token))
-    stop = threading.Event()
-    started: list[OperatorStarted] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            run_operator(
-                namespace=NAMESPACE,
-                service=token_service.endpoint,
-                token=token_service.token,  # its own calls: the study, suggestions
-                trial_token_secret=SecretKeySelector(name="tuner-token"),  # the trials'
-                api_client=api,
-                poll_interval=0.1,
-                watch_timeout=1,
-                stop=stop,
-                on_start=started.append,
-            )
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        wait_for(lambda: started or errors, timeout=20)
-        assert not errors, errors
+    with operator_running(
+        api,
+        service=token_service.endpoint,
+        token=token_service.token,  # its own calls: the study, suggestions
+        trial_token_secret=SecretKeySelector(name="tuner-token"),  # the trials'
+    ):
         cluster.create(experiment_document(max_trials=2, parallel=2))
         wait_for(lambda: cluster.phase("demo") == "Succeeded", timeout=30)
-    finally:
-        stop.set()
-        thread.join(20)
-    assert not thread.is_alive()
-    assert not errors, errors
     for job in cluster.jobs():
         (container,) = job["spec"]["template"]["spec"]["containers"]
         (token,) = [e for e in container["env"] if e["name"] == "TUNER_SERVICE_TOKEN"]
@@ -132,38 +115,9 @@ def test_a_typo_in_the_image_ends_the_experiment_through_max_failed_trial_count(
     typo = "registry.invalid/tuner-trail:1"
     kubelet.unpullable_images.add(typo)
     url = f"sqlite:///{tmp_path / 'hosted.db'}"
-    stop = threading.Event()
-    started: list[OperatorStarted] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            run_operator(
-                namespace=NAMESPACE,
-                store=url,
-                listen="127.0.0.1:0",
-                pod_start_timeout=0.5,
-                api_client=api,
-                poll_interval=0.1,
-                watch_timeout=1,
-                stop=stop,
-                on_start=started.append,
-            )
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        wait_for(lambda: started or errors, timeout=20)
-        assert not errors, errors
+    with operator_running(api, store=url, listen="127.0.0.1:0", pod_start_timeout=0.5):
         cluster.create(experiment_document(max_trials=500, parallel=2, max_failed=1, image=typo))
         wait_for(lambda: cluster.phase("demo") == "Failed", timeout=30)
-    finally:
-        stop.set()
-        thread.join(20)
-    assert not thread.is_alive()
-    assert not errors, errors
     last = cluster.status("demo")["conditions"][-1]
     assert last["reason"] == "ExperimentMaxFailedTrialsReached", last
     store = open_store(url)
