@@ -110,6 +110,7 @@ def run_experiment(
                 budget=experiment.budget,
                 poll_interval=poll_interval,
                 on_progress=on_progress,
+                missing_objective_hint=experiment.metrics_collector.self_report_hint,
             )
             return controller.run()
         finally:

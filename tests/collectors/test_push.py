@@ -69,12 +69,12 @@ print("done")  # Push reads no output
 """
 
 
-def _run(tmp_path: Path, command: list[str]) -> str:
+def _run(tmp_path: Path, command: list[str], *, succeeded: int = 2) -> str:
     path = tmp_path / "experiment.yaml"
     path.write_text(EXPERIMENT.format(command=command))
     store = f"sqlite:///{tmp_path / 'tuner.db'}"
     result = run_experiment(path, store=store, workdir=tmp_path / "work", poll_interval=0.05)
-    assert result.progress.succeeded == 2, result
+    assert result.progress.succeeded == succeeded, result
     return store
 
 
@@ -99,6 +99,23 @@ def test_tuner_report_from_a_python_trial(tmp_path: Path) -> None:
             assert trial.final_measurement.metrics["loss"] == pytest.approx(x / 5)
     finally:
         store.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_trial_that_never_reports_fails_saying_how_it_should_have(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "print('loss=0.1')", "${trialParameters.x}"]
+    store_url = _run(tmp_path, command, succeeded=0)
+    store = open_store(store_url)
+    try:
+        trials = store.list_trials("pushed")
+    finally:
+        store.close()
+    assert trials
+    for trial in trials:
+        assert trial.state is TrialState.FAILED
+        assert trial.reason.startswith("exited 0 but reported no value of the objective metric")
+        assert "with the Push collector the trial reports its metrics itself" in trial.reason
+        assert "`tuner report NAME=VALUE`" in trial.reason
 
 
 @pytest.mark.timeout(60)

@@ -63,6 +63,8 @@ class Controller:
         budget: Trial counts.
         poll_interval: Seconds between polls of the runner.
         on_progress: Called with a new snapshot whenever the counts or the best trial change.
+        missing_objective_hint: Added to the reason of a trial that exits 0 without a
+            value of the objective metric: how it should have reported one.
     """
 
     def __init__(
@@ -74,8 +76,10 @@ class Controller:
         budget: Budget,
         poll_interval: float = 0.2,
         on_progress: Callable[[Progress], None] | None = None,
+        missing_objective_hint: str = "",
     ) -> None:
         self._backend = backend
+        self._missing_objective_hint = missing_objective_hint
         self._runner = runner
         self._study_name = study_name
         self._budget = budget
@@ -237,6 +241,8 @@ class Controller:
                     f"exited 0 but reported no value of the objective metric "
                     f"{self._objective.metric_name!r}"
                 )
+                if self._missing_objective_hint:
+                    reason += f" ({self._missing_objective_hint})"
             else:
                 reason = status.reason or "stopped before it reported the objective metric"
             logger.warning("study %s: trial %d failed: %s", self._study_name, trial.id, reason)

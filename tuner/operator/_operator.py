@@ -375,6 +375,7 @@ class Operator:
             budget=experiment.budget,
             poll_interval=self._poll_interval,
             on_progress=lambda _progress: self._queue.add(key),
+            missing_objective_hint=experiment.metrics_collector.self_report_hint,
         )
         run = ExperimentRun(
             uid=str(metadata["uid"]),

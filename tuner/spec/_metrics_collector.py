@@ -75,6 +75,31 @@ class MetricsCollector:
     http_path: str | None = None
     """For ``PrometheusMetric``: the URL path of the metrics."""
 
+    @property
+    def self_report_hint(self) -> str:
+        """For a trial that exits 0 without its objective: how it should have reported it.
+
+        Empty for the kinds that collect the metrics themselves (they say what they
+        missed where they looked); ``Push`` and ``None`` leave reporting to the trial.
+
+        Examples:
+            >>> MetricsCollector(kind=CollectorKind.STDOUT).self_report_hint
+            ''
+            >>> MetricsCollector(kind=CollectorKind.PUSH).self_report_hint[:44]
+            'with the Push collector the trial reports it'
+        """
+        if self.kind is CollectorKind.PUSH:
+            return (
+                "with the Push collector the trial reports its metrics itself, before it "
+                "exits: tuner.report(...) in Python, or `tuner report NAME=VALUE`"
+            )
+        if self.kind is CollectorKind.NONE:
+            return (
+                "with metricsCollectorSpec kind None nothing collects the trial's metrics: "
+                "it reports them itself (tuner.report(...) or `tuner report NAME=VALUE`)"
+            )
+        return ""
+
 
 def check_metrics_format(pattern: str) -> str | None:
     r"""What is wrong with a ``metricsFormat`` regex, or None when it is usable.
