@@ -26,7 +26,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,14 +35,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from bench._stores import fresh_store_url
 from tuner.config import AlgorithmSpec, Objective, StudyConfig
 from tuner.space import DoubleParameter, SearchSpace
 
 __all__ = ["IngestResult", "OverheadResult", "main", "run_ingest", "run_overhead"]
 
-POSTGRESQL_URL = os.environ.get(
-    "TUNER_BENCH_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 CONFIG = StudyConfig(
     space=SearchSpace((DoubleParameter(name="x", low=0.0, high=1.0),)),
     objective=Objective(metric_name="loss", additional_metric_names=("accuracy",)),
@@ -93,32 +90,6 @@ class OverheadResult:
 
 
 @contextmanager
-def _store_url(kind: str, folder: Path) -> Iterator[str]:
-    """A fresh store: a SQLite file, or a PostgreSQL schema dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'ingest-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    if kind != "postgresql":
-        raise ValueError(f"unknown store {kind!r}: sqlite or postgresql")
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    from tuner.store._engine import normalise_url
-
-    schema = f"tuner_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalise_url(POSTGRESQL_URL), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRESQL_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@contextmanager
 def _service(store_url: str) -> Iterator[tuple[object, str]]:
     """A service core behind a server on 127.0.0.1, with one study ``ingest``."""
     from tuner.service import ServiceCore, create_server
@@ -162,7 +133,7 @@ def _environment(endpoint: str | None, trial_id: int | None, spool: Path) -> dic
 
 def run_ingest(store: str, trials: int, measurements: int, folder: Path) -> IngestResult:
     """N collector processes reporting M measurements each; the rate at which they land."""
-    with _store_url(store, folder) as url, _service(url) as (core, endpoint):
+    with fresh_store_url(store, folder) as url, _service(url) as (core, endpoint):
         handed = core.suggest_trials("ingest", trials).trials  # type: ignore[attr-defined]
         started = time.perf_counter()
         processes = [
@@ -207,7 +178,7 @@ def run_overhead(lines: int, repeats: int, folder: Path) -> OverheadResult:
         "wrapped, parse only": [],
         "wrapped, reporting": [],
     }
-    with _store_url("sqlite", folder) as url, _service(url) as (core, endpoint):
+    with fresh_store_url("sqlite", folder) as url, _service(url) as (core, endpoint):
         for _ in range(repeats):
             [trial] = core.suggest_trials("ingest", 1).trials  # type: ignore[attr-defined]
             times["unwrapped"].append(_timed(plain, _environment(None, None, spool)))

@@ -44,6 +44,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from bench._stores import fresh_store_url
 from bench._workers_peers import (
     OPTUNA_JOURNAL,
     OPTUNA_RDB,
@@ -53,7 +54,6 @@ from bench._workers_peers import (
     create_study,
     open_cycle,
 )
-from bench.ingest import _store_url
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -159,7 +159,7 @@ def _target(peer: str, store: str, folder: Path) -> Iterator[tuple[str, str]]:
         path = str(folder / f"journal-{uuid.uuid4().hex[:8]}.log")
         yield path, path
         return
-    with _store_url(store, folder) as url:
+    with fresh_store_url(store, folder) as url:
         if peer != TUNER_SERVER:
             yield url, url
             return
