@@ -2,6 +2,7 @@
 
     python examples/study_api.py                        # in-process, ./study_api.db
     python examples/study_api.py --server 127.0.0.1:6789   # against `tuner server`
+    python examples/study_api.py --plot history.png       # and plot it (tuner[plot])
 
 Cross-validates a support vector classifier on the bundled breast-cancer data set, four
 trials at a time, then prints the best trial and the trials as a table.
@@ -26,6 +27,7 @@ def main() -> None:
     where.add_argument("--store", default="sqlite:///study_api.db", help="study store URL")
     where.add_argument("--server", help="address of a tuner server")
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--plot", metavar="PNG", help="save the optimization history here")
     args = parser.parse_args()
 
     features, labels = load_breast_cancer(return_X_y=True)
@@ -60,6 +62,11 @@ def main() -> None:
         assert best is not None
         print(f"best accuracy {best.objective_value('accuracy'):.4f} with {dict(best.parameters)}")
         print(study.to_dataframe().sort_values("metrics.accuracy", ascending=False).head(10))
+        if args.plot:
+            from tuner.visualization import plot_optimization_history
+
+            plot_optimization_history(study).figure.savefig(args.plot)
+            print(f"optimization history in {args.plot}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,13 @@ def test_training_script_prints_metrics_per_epoch() -> None:
 def test_study_api_script(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'example.db'}"
     run = subprocess.run(
-        [sys.executable, str(EXAMPLES / "study_api.py"), "--trials=4", f"--store={store}"],
+        [
+            sys.executable,
+            str(EXAMPLES / "study_api.py"),
+            "--trials=4",
+            f"--store={store}",
+            "--plot=history.png",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -53,3 +59,4 @@ def test_study_api_script(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "best accuracy 0." in run.stdout
+    assert (tmp_path / "history.png").read_bytes().startswith(b"\x89PNG")
