@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from tuner._experimental import ExperimentalWarning
 from tuner.config import (
     AlgorithmSpec,
     Budget,
@@ -59,6 +60,7 @@ __all__ = [
     "Direction",
     "DiscreteParameter",
     "DoubleParameter",
+    "ExperimentalWarning",
     "FailedPreconditionError",
     "IntParameter",
     "InvalidArgumentError",

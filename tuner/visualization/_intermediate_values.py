@@ -11,6 +11,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from tuner._experimental import experimental
 from tuner.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ _STYLES: dict[TrialState, tuple[LineStyleType, str]] = {
 }
 
 
+@experimental("0.1.0")
 def plot_intermediate_values(
     study: Study, *, metric: str | None = None, ax: Axes | None = None
 ) -> Axes:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from tuner._experimental import experimental
 from tuner.config import Direction
 from tuner.visualization._utils import EMPTY_TITLE, metric_label, succeeded
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_optimization_history"]
 
 
+@experimental("0.1.0")
 def plot_optimization_history(study: Study, *, ax: Axes | None = None) -> Axes:
     """Plot each succeeded trial's objective value by trial number, and the best so far.
 

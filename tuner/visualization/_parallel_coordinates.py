@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
 
+from tuner._experimental import experimental
 from tuner.config import Direction
 from tuner.visualization._utils import (
     EMPTY_TITLE,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_parallel_coordinates"]
 
 
+@experimental("0.1.0")
 def plot_parallel_coordinates(
     study: Study, *, params: Sequence[str] | None = None, ax: Axes | None = None
 ) -> Axes:

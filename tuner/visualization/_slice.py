@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from tuner._experimental import experimental
 from tuner.space import CategoricalParameter
 from tuner.visualization._utils import (
     EMPTY_TITLE,
@@ -33,6 +34,7 @@ _COLUMNS = 4
 """Panels per row; more parameters wrap to further rows."""
 
 
+@experimental("0.1.0")
 def plot_slice(study: Study, *, params: Sequence[str] | None = None) -> Figure:
     """Plot the objective value against each parameter's value, one panel per parameter.
 
