@@ -60,6 +60,29 @@ def test_study_list_show_and_trials(
     assert trials.count("SUCCEEDED") == 4 and "ACTIVE" in trials
 
 
+def test_study_list_counts_every_trial_of_each_study(
+    store_with_study: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with tuner.Study.create(
+        "second",
+        parameters=[tuner.DoubleParameter(name="lr", low=0.0, high=1.0)],
+        objective="loss",
+        store=store_with_study,
+    ) as study:
+        study.fail(study.suggest(), "crash")
+        study.suggest()
+    assert main(["study", "list", "--store", store_with_study]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    # name, state, algorithm, objective (two words), trials, created
+    assert rows["demo"][5] == "5"
+    assert rows["second"][5] == "2"
+
+    assert main(["study", "show", "second", "--store", store_with_study]) == 0
+    shown = capsys.readouterr().out
+    assert "1 failed, 1 active" in shown
+    assert "Best trial" not in shown
+
+
 def test_errors_exit_2_with_the_message(
     store_with_study: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

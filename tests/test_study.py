@@ -103,6 +103,21 @@ def test_optimize_fails_the_trial_and_raises_unless_caught(where: dict[str, str]
         assert [t.state for t in study.trials] == [tuner.TrialState.FAILED] * 3
 
 
+def test_trial_counts(where: dict[str, str]) -> None:
+    with _create(where) as study:
+        assert study.trial_counts == dict.fromkeys(tuner.TrialState, 0)
+        study.complete(study.suggest(), 1.0)
+        study.fail(study.suggest(), "crash")
+        study.suggest()
+        counts = study.trial_counts
+        assert list(counts) == list(tuner.TrialState)
+        assert {state: n for state, n in counts.items() if n} == {
+            tuner.TrialState.SUCCEEDED: 1,
+            tuner.TrialState.FAILED: 1,
+            tuner.TrialState.ACTIVE: 1,
+        }
+
+
 def test_nan_objective_makes_the_trial_infeasible(where: dict[str, str]) -> None:
     with _create(where) as study:
         trial = study.complete(study.suggest(), math.nan)

@@ -78,6 +78,14 @@ class Backend(Protocol):
         """The study's trials, by number, optionally only those in ``states``."""
         ...
 
+    def count_trials(self, study_name: str) -> dict[TrialState, int]:
+        """How many of the study's trials are in each state, without loading the trials.
+
+        Every :class:`~tuner.trial.TrialState` is a key, in the enum's order, with 0 for a
+        state no trial is in; ``NotFoundError`` if there is no such study.
+        """
+        ...
+
     def report_measurements(
         self,
         trial_id: int,

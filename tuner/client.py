@@ -254,6 +254,15 @@ class Client:
         response = self._call(self._stub.ListTrials, request)
         return [convert.trial_from_proto(t) for t in response.trials]
 
+    def count_trials(self, study_name: str) -> dict[TrialState, int]:
+        """How many of the study's trials are in each state, without fetching the trials.
+
+        Every :class:`~tuner.trial.TrialState` is a key, 0 for a state no trial is in.
+        """
+        request = service_pb2.CountTrialsRequest(study_name=study_name)
+        response = self._call(self._stub.CountTrials, request)
+        return convert.trial_counts_from_proto(response.counts)
+
     def report_measurements(
         self,
         trial_id: int,

@@ -32,7 +32,7 @@ from tuner.config import (
 )
 from tuner.errors import AlreadyExistsError, FailedPreconditionError, InvalidArgumentError
 from tuner.space import Parameter, ParameterValue, SearchSpace
-from tuner.trial import Measurement, Trial
+from tuner.trial import Measurement, Trial, TrialState
 
 if TYPE_CHECKING:
     import pandas
@@ -365,6 +365,11 @@ class Study:
     def trials(self) -> list[Trial]:
         """Every trial, by number."""
         return self._backend.list_trials(self._name)
+
+    @property
+    def trial_counts(self) -> dict[TrialState, int]:
+        """How many trials are in each state, every state a key; loads no trial."""
+        return self._backend.count_trials(self._name)
 
     def to_dataframe(self) -> pandas.DataFrame:
         """The trials as a pandas DataFrame: one row per trial, parameters and final metrics.

@@ -142,6 +142,40 @@ def test_grid_exhaustion_travels(client: Client, grid_config: StudyConfig) -> No
     assert suggestions.is_exhausted
 
 
+def test_count_trials_travels_with_every_state(
+    client: Client, core: ServiceCore, config: StudyConfig
+) -> None:
+    client.create_study("s", config)
+    assert client.count_trials("s") == dict.fromkeys(TrialState, 0)
+    first, second, third = client.suggest_trials("s", 3).trials
+    client.add_trial("s", {"x": 0.5, "n": 3, "kind": "b"})
+    client.complete_trial(first.id, Measurement(metrics={"loss": 0.1}))
+    client.fail_trial(second.id, "crash")
+    client.stop_trial(third.id)
+
+    counts = client.count_trials("s")
+    assert counts == core.count_trials("s")
+    assert list(counts) == list(TrialState)
+    assert {state: n for state, n in counts.items() if n} == {
+        TrialState.REQUESTED: 1,
+        TrialState.STOPPING: 1,
+        TrialState.SUCCEEDED: 1,
+        TrialState.FAILED: 1,
+    }
+
+
+def test_count_trials_of_a_missing_study_is_not_found(client: Client, endpoint: str) -> None:
+    from tuner._proto import service_pb2, service_pb2_grpc
+
+    with pytest.raises(NotFoundError, match="study 'nope' not found"):
+        client.count_trials("nope")
+    with grpc.insecure_channel(endpoint) as channel:
+        stub = service_pb2_grpc.TunerServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.CountTrials(service_pb2.CountTrialsRequest(study_name="nope"))
+    assert cast(grpc.Call, raised.value).code() is grpc.StatusCode.NOT_FOUND
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ fixtures of ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import multiprocessing
@@ -313,8 +314,9 @@ class TestStore:
             lambda s: s.add_trial("nope", {"x": 1}),
             lambda s: s.list_trials("nope"),
             lambda s: s.list_optimal_trials("nope"),
+            lambda s: s.count_trials("nope"),
         ],
-        ids=["get", "delete", "set_state", "suggest", "add_trial", "list", "optimal"],
+        ids=["get", "delete", "set_state", "suggest", "add_trial", "list", "optimal", "count"],
     )
     def test_missing_study_raises_not_found_naming_it(
         self, store: Store, call: Callable[[Store], object]
@@ -710,6 +712,37 @@ class TestStore:
         assert [t.id for t in finished] == [b.id, c.id]
         assert [t.id for t in store.list_trials("s", (TrialState.REQUESTED,))] == [d.id]
         assert store.list_trials("s", []) == []
+
+    def test_count_trials_counts_each_state_with_zeros(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        store.create_study("other", int_config())
+        empty = store.count_trials("s")
+        assert list(empty) == list(TrialState)
+        assert set(empty.values()) == {0}
+
+        a, b, c, d, _ = store.suggest_trials("s", 5, "", counting_generator)
+        store.suggest_trials("other", 3, "", counting_generator)
+        store.add_trial("s", {"x": 42})
+        store.add_trial("s", {"x": 43})
+        complete(store, a, 1.0)
+        complete(store, b, 2.0)
+        store.update_trial(c.id, TrialState.FAILED, allowed_from=RUNNING, reason="crash")
+        store.update_trial(d.id, TrialState.STOPPING, allowed_from=RUNNING)
+        counts = store.count_trials("s")
+        assert list(counts) == list(TrialState)
+        assert counts == {
+            TrialState.REQUESTED: 2,
+            TrialState.ACTIVE: 1,
+            TrialState.STOPPING: 1,
+            TrialState.SUCCEEDED: 2,
+            TrialState.FAILED: 1,
+            TrialState.INFEASIBLE: 0,
+            TrialState.EARLY_STOPPED: 0,
+        }
+        tally = collections.Counter(t.state for t in store.list_trials("s"))
+        assert counts == {state: tally[state] for state in TrialState}
+        assert store.count_trials("other")[TrialState.ACTIVE] == 3
+        assert store.count_trials("other")[TrialState.SUCCEEDED] == 0
 
     def test_trial_ids_are_unique_across_studies(self, store: Store) -> None:
         ids = []

@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
-from tuner._proto import study_pb2, trial_pb2
+from tuner._proto import service_pb2, study_pb2, trial_pb2
 from tuner.config import (
     AlgorithmSpec,
     Direction,
@@ -59,6 +59,8 @@ __all__ = [
     "study_state_from_proto",
     "study_state_to_proto",
     "study_to_proto",
+    "trial_counts_from_proto",
+    "trial_counts_to_proto",
     "trial_from_proto",
     "trial_state_from_proto",
     "trial_state_to_proto",
@@ -162,6 +164,26 @@ def trial_state_from_proto(value: int, field: str = "state") -> TrialState:
 def trial_states_from_proto(values: Iterable[int], field: str = "states") -> list[TrialState]:
     """The trial states of proto values, in order."""
     return [trial_state_from_proto(v, f"{field}[{i}]") for i, v in enumerate(values)]
+
+
+def trial_counts_to_proto(
+    counts: Mapping[TrialState, int],
+) -> list[service_pb2.TrialStateCount]:
+    """The protos of per-state trial counts, in the order of ``counts``."""
+    return [
+        service_pb2.TrialStateCount(state=trial_state_to_proto(state), count=count)
+        for state, count in counts.items()
+    ]
+
+
+def trial_counts_from_proto(
+    messages: Iterable[service_pb2.TrialStateCount], field: str = "counts"
+) -> dict[TrialState, int]:
+    """Per-state trial counts: every trial state a key, in enum order, 0 where none is sent."""
+    counts = dict.fromkeys(TrialState, 0)
+    for i, message in enumerate(messages):
+        counts[trial_state_from_proto(message.state, f"{field}[{i}].state")] += message.count
+    return counts
 
 
 # --- search space --------------------------------------------------------------------------

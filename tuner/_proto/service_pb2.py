@@ -26,7 +26,7 @@ from tuner._proto import study_pb2 as tuner_dot___proto_dot_study__pb2
 from tuner._proto import trial_pb2 as tuner_dot___proto_dot_trial__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atuner/_proto/service.proto\x12\x08tuner.v1\x1a\x18tuner/_proto/study.proto\x1a\x18tuner/_proto/trial.proto\"I\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.tuner.v1.StudyConfig\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"7\n\x13ListStudiesResponse\x12 \n\x07studies\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"Y\n\x14SetStudyStateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.tuner.v1.StudyState\x12\x0e\n\x06reason\x18\x03 \x01(\t\"L\n\x14SuggestTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x11\n\tclient_id\x18\x03 \x01(\t\"N\n\x15SuggestTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial\x12\x14\n\x0cis_exhausted\x18\x02 \x01(\x08\"S\n\x0f\x41\x64\x64TrialRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12,\n\nparameters\x18\x02 \x03(\x0b\x32\x18.tuner.v1.ParameterValue\"#\n\x0fGetTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\"8\n\x10TrialStateFilter\x12$\n\x06states\x18\x01 \x03(\x0e\x32\x14.tuner.v1.TrialState\"S\n\x11ListTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12*\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1a.tuner.v1.TrialStateFilter\"5\n\x12ListTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial\"\x8f\x01\n\x19ReportMeasurementsRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12+\n\x0cmeasurements\x18\x02 \x03(\x0b\x32\x15.tuner.v1.Measurement\x12\x33\n\x0b\x64iagnostics\x18\x03 \x01(\x0b\x32\x1e.tuner.v1.CollectorDiagnostics\"\x1c\n\x1aReportMeasurementsResponse\"u\n\x14\x43ompleteTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12\x30\n\x11\x66inal_measurement\x18\x02 \x01(\x0b\x32\x15.tuner.v1.Measurement\x12\x19\n\x11infeasible_reason\x18\x03 \x01(\t\"4\n\x10\x46\x61ilTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"$\n\x10StopTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\"2\n\x1e\x43heckTrialEarlyStoppingRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\".\n\x18ListOptimalTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\"<\n\x19ListOptimalTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial2\xbb\x08\n\x0cTunerService\x12<\n\x0b\x43reateStudy\x12\x1c.tuner.v1.CreateStudyRequest\x1a\x0f.tuner.v1.Study\x12\x36\n\x08GetStudy\x12\x19.tuner.v1.GetStudyRequest\x1a\x0f.tuner.v1.Study\x12J\n\x0bListStudies\x12\x1c.tuner.v1.ListStudiesRequest\x1a\x1d.tuner.v1.ListStudiesResponse\x12J\n\x0b\x44\x65leteStudy\x12\x1c.tuner.v1.DeleteStudyRequest\x1a\x1d.tuner.v1.DeleteStudyResponse\x12@\n\rSetStudyState\x12\x1e.tuner.v1.SetStudyStateRequest\x1a\x0f.tuner.v1.Study\x12P\n\rSuggestTrials\x12\x1e.tuner.v1.SuggestTrialsRequest\x1a\x1f.tuner.v1.SuggestTrialsResponse\x12\x36\n\x08\x41\x64\x64Trial\x12\x19.tuner.v1.AddTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x36\n\x08GetTrial\x12\x19.tuner.v1.GetTrialRequest\x1a\x0f.tuner.v1.Trial\x12G\n\nListTrials\x12\x1b.tuner.v1.ListTrialsRequest\x1a\x1c.tuner.v1.ListTrialsResponse\x12_\n\x12ReportMeasurements\x12#.tuner.v1.ReportMeasurementsRequest\x1a$.tuner.v1.ReportMeasurementsResponse\x12@\n\rCompleteTrial\x12\x1e.tuner.v1.CompleteTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x38\n\tFailTrial\x12\x1a.tuner.v1.FailTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x38\n\tStopTrial\x12\x1a.tuner.v1.StopTrialRequest\x1a\x0f.tuner.v1.Trial\x12[\n\x17\x43heckTrialEarlyStopping\x12(.tuner.v1.CheckTrialEarlyStoppingRequest\x1a\x16.tuner.v1.StopDecision\x12\\\n\x11ListOptimalTrials\x12\".tuner.v1.ListOptimalTrialsRequest\x1a#.tuner.v1.ListOptimalTrialsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atuner/_proto/service.proto\x12\x08tuner.v1\x1a\x18tuner/_proto/study.proto\x1a\x18tuner/_proto/trial.proto\"I\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x15.tuner.v1.StudyConfig\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"7\n\x13ListStudiesResponse\x12 \n\x07studies\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"Y\n\x14SetStudyStateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.tuner.v1.StudyState\x12\x0e\n\x06reason\x18\x03 \x01(\t\"L\n\x14SuggestTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x11\n\tclient_id\x18\x03 \x01(\t\"N\n\x15SuggestTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial\x12\x14\n\x0cis_exhausted\x18\x02 \x01(\x08\"S\n\x0f\x41\x64\x64TrialRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12,\n\nparameters\x18\x02 \x03(\x0b\x32\x18.tuner.v1.ParameterValue\"#\n\x0fGetTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\"8\n\x10TrialStateFilter\x12$\n\x06states\x18\x01 \x03(\x0e\x32\x14.tuner.v1.TrialState\"S\n\x11ListTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\x12*\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1a.tuner.v1.TrialStateFilter\"5\n\x12ListTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial\"(\n\x12\x43ountTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\"E\n\x0fTrialStateCount\x12#\n\x05state\x18\x01 \x01(\x0e\x32\x14.tuner.v1.TrialState\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"@\n\x13\x43ountTrialsResponse\x12)\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x19.tuner.v1.TrialStateCount\"\x8f\x01\n\x19ReportMeasurementsRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12+\n\x0cmeasurements\x18\x02 \x03(\x0b\x32\x15.tuner.v1.Measurement\x12\x33\n\x0b\x64iagnostics\x18\x03 \x01(\x0b\x32\x1e.tuner.v1.CollectorDiagnostics\"\x1c\n\x1aReportMeasurementsResponse\"u\n\x14\x43ompleteTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12\x30\n\x11\x66inal_measurement\x18\x02 \x01(\x0b\x32\x15.tuner.v1.Measurement\x12\x19\n\x11infeasible_reason\x18\x03 \x01(\t\"4\n\x10\x46\x61ilTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"$\n\x10StopTrialRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\"2\n\x1e\x43heckTrialEarlyStoppingRequest\x12\x10\n\x08trial_id\x18\x01 \x01(\x03\".\n\x18ListOptimalTrialsRequest\x12\x12\n\nstudy_name\x18\x01 \x01(\t\"<\n\x19ListOptimalTrialsResponse\x12\x1f\n\x06trials\x18\x01 \x03(\x0b\x32\x0f.tuner.v1.Trial2\x87\t\n\x0cTunerService\x12<\n\x0b\x43reateStudy\x12\x1c.tuner.v1.CreateStudyRequest\x1a\x0f.tuner.v1.Study\x12\x36\n\x08GetStudy\x12\x19.tuner.v1.GetStudyRequest\x1a\x0f.tuner.v1.Study\x12J\n\x0bListStudies\x12\x1c.tuner.v1.ListStudiesRequest\x1a\x1d.tuner.v1.ListStudiesResponse\x12J\n\x0b\x44\x65leteStudy\x12\x1c.tuner.v1.DeleteStudyRequest\x1a\x1d.tuner.v1.DeleteStudyResponse\x12@\n\rSetStudyState\x12\x1e.tuner.v1.SetStudyStateRequest\x1a\x0f.tuner.v1.Study\x12P\n\rSuggestTrials\x12\x1e.tuner.v1.SuggestTrialsRequest\x1a\x1f.tuner.v1.SuggestTrialsResponse\x12\x36\n\x08\x41\x64\x64Trial\x12\x19.tuner.v1.AddTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x36\n\x08GetTrial\x12\x19.tuner.v1.GetTrialRequest\x1a\x0f.tuner.v1.Trial\x12G\n\nListTrials\x12\x1b.tuner.v1.ListTrialsRequest\x1a\x1c.tuner.v1.ListTrialsResponse\x12J\n\x0b\x43ountTrials\x12\x1c.tuner.v1.CountTrialsRequest\x1a\x1d.tuner.v1.CountTrialsResponse\x12_\n\x12ReportMeasurements\x12#.tuner.v1.ReportMeasurementsRequest\x1a$.tuner.v1.ReportMeasurementsResponse\x12@\n\rCompleteTrial\x12\x1e.tuner.v1.CompleteTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x38\n\tFailTrial\x12\x1a.tuner.v1.FailTrialRequest\x1a\x0f.tuner.v1.Trial\x12\x38\n\tStopTrial\x12\x1a.tuner.v1.StopTrialRequest\x1a\x0f.tuner.v1.Trial\x12[\n\x17\x43heckTrialEarlyStopping\x12(.tuner.v1.CheckTrialEarlyStoppingRequest\x1a\x16.tuner.v1.StopDecision\x12\\\n\x11ListOptimalTrials\x12\".tuner.v1.ListOptimalTrialsRequest\x1a#.tuner.v1.ListOptimalTrialsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -61,22 +61,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTRIALSREQUEST']._serialized_end=850
   _globals['_LISTTRIALSRESPONSE']._serialized_start=852
   _globals['_LISTTRIALSRESPONSE']._serialized_end=905
-  _globals['_REPORTMEASUREMENTSREQUEST']._serialized_start=908
-  _globals['_REPORTMEASUREMENTSREQUEST']._serialized_end=1051
-  _globals['_REPORTMEASUREMENTSRESPONSE']._serialized_start=1053
-  _globals['_REPORTMEASUREMENTSRESPONSE']._serialized_end=1081
-  _globals['_COMPLETETRIALREQUEST']._serialized_start=1083
-  _globals['_COMPLETETRIALREQUEST']._serialized_end=1200
-  _globals['_FAILTRIALREQUEST']._serialized_start=1202
-  _globals['_FAILTRIALREQUEST']._serialized_end=1254
-  _globals['_STOPTRIALREQUEST']._serialized_start=1256
-  _globals['_STOPTRIALREQUEST']._serialized_end=1292
-  _globals['_CHECKTRIALEARLYSTOPPINGREQUEST']._serialized_start=1294
-  _globals['_CHECKTRIALEARLYSTOPPINGREQUEST']._serialized_end=1344
-  _globals['_LISTOPTIMALTRIALSREQUEST']._serialized_start=1346
-  _globals['_LISTOPTIMALTRIALSREQUEST']._serialized_end=1392
-  _globals['_LISTOPTIMALTRIALSRESPONSE']._serialized_start=1394
-  _globals['_LISTOPTIMALTRIALSRESPONSE']._serialized_end=1454
-  _globals['_TUNERSERVICE']._serialized_start=1457
-  _globals['_TUNERSERVICE']._serialized_end=2540
+  _globals['_COUNTTRIALSREQUEST']._serialized_start=907
+  _globals['_COUNTTRIALSREQUEST']._serialized_end=947
+  _globals['_TRIALSTATECOUNT']._serialized_start=949
+  _globals['_TRIALSTATECOUNT']._serialized_end=1018
+  _globals['_COUNTTRIALSRESPONSE']._serialized_start=1020
+  _globals['_COUNTTRIALSRESPONSE']._serialized_end=1084
+  _globals['_REPORTMEASUREMENTSREQUEST']._serialized_start=1087
+  _globals['_REPORTMEASUREMENTSREQUEST']._serialized_end=1230
+  _globals['_REPORTMEASUREMENTSRESPONSE']._serialized_start=1232
+  _globals['_REPORTMEASUREMENTSRESPONSE']._serialized_end=1260
+  _globals['_COMPLETETRIALREQUEST']._serialized_start=1262
+  _globals['_COMPLETETRIALREQUEST']._serialized_end=1379
+  _globals['_FAILTRIALREQUEST']._serialized_start=1381
+  _globals['_FAILTRIALREQUEST']._serialized_end=1433
+  _globals['_STOPTRIALREQUEST']._serialized_start=1435
+  _globals['_STOPTRIALREQUEST']._serialized_end=1471
+  _globals['_CHECKTRIALEARLYSTOPPINGREQUEST']._serialized_start=1473
+  _globals['_CHECKTRIALEARLYSTOPPINGREQUEST']._serialized_end=1523
+  _globals['_LISTOPTIMALTRIALSREQUEST']._serialized_start=1525
+  _globals['_LISTOPTIMALTRIALSREQUEST']._serialized_end=1571
+  _globals['_LISTOPTIMALTRIALSRESPONSE']._serialized_start=1573
+  _globals['_LISTOPTIMALTRIALSRESPONSE']._serialized_end=1633
+  _globals['_TUNERSERVICE']._serialized_start=1636
+  _globals['_TUNERSERVICE']._serialized_end=2795
 # @@protoc_insertion_point(module_scope)

@@ -323,6 +323,71 @@ class ListTrialsResponse(_message.Message):
 Global___ListTrialsResponse: _TypeAlias = ListTrialsResponse  # noqa: Y015
 
 @_typing.final
+class CountTrialsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STUDY_NAME_FIELD_NUMBER: _builtins.int
+    study_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        study_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["study_name", b"study_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountTrialsRequest: _TypeAlias = CountTrialsRequest  # noqa: Y015
+
+@_typing.final
+class TrialStateCount(_message.Message):
+    """The number of a study's trials in one state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    state: _trial_pb2.TrialState.ValueType
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        state: _trial_pb2.TrialState.ValueType = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrialStateCount: _TypeAlias = TrialStateCount  # noqa: Y015
+
+@_typing.final
+class CountTrialsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrialStateCount]:
+        """One entry per trial state, zeros included, in the order of the TrialState enum."""
+
+    def __init__(
+        self,
+        *,
+        counts: _abc.Iterable[Global___TrialStateCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountTrialsResponse: _TypeAlias = CountTrialsResponse  # noqa: Y015
+
+@_typing.final
 class ReportMeasurementsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -82,6 +82,11 @@ class TunerServiceStub:
                 request_serializer=tuner_dot___proto_dot_service__pb2.ListTrialsRequest.SerializeToString,
                 response_deserializer=tuner_dot___proto_dot_service__pb2.ListTrialsResponse.FromString,
                 _registered_method=True)
+        self.CountTrials = channel.unary_unary(
+                '/tuner.v1.TunerService/CountTrials',
+                request_serializer=tuner_dot___proto_dot_service__pb2.CountTrialsRequest.SerializeToString,
+                response_deserializer=tuner_dot___proto_dot_service__pb2.CountTrialsResponse.FromString,
+                _registered_method=True)
         self.ReportMeasurements = channel.unary_unary(
                 '/tuner.v1.TunerService/ReportMeasurements',
                 request_serializer=tuner_dot___proto_dot_service__pb2.ReportMeasurementsRequest.SerializeToString,
@@ -181,6 +186,13 @@ class TunerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTrials(self, request, context):
+        """How many of the study's trials are in each state, without sending the trials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportMeasurements(self, request, context):
         """Append intermediate measurements to an unfinished trial (those whose report_id it
         already has are skipped: a repeated report succeeds, even on a finished trial).
@@ -272,6 +284,11 @@ def add_TunerServiceServicer_to_server(servicer, server):
                     servicer.ListTrials,
                     request_deserializer=tuner_dot___proto_dot_service__pb2.ListTrialsRequest.FromString,
                     response_serializer=tuner_dot___proto_dot_service__pb2.ListTrialsResponse.SerializeToString,
+            ),
+            'CountTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTrials,
+                    request_deserializer=tuner_dot___proto_dot_service__pb2.CountTrialsRequest.FromString,
+                    response_serializer=tuner_dot___proto_dot_service__pb2.CountTrialsResponse.SerializeToString,
             ),
             'ReportMeasurements': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportMeasurements,
@@ -548,6 +565,33 @@ class TunerService:
             '/tuner.v1.TunerService/ListTrials',
             tuner_dot___proto_dot_service__pb2.ListTrialsRequest.SerializeToString,
             tuner_dot___proto_dot_service__pb2.ListTrialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuner.v1.TunerService/CountTrials',
+            tuner_dot___proto_dot_service__pb2.CountTrialsRequest.SerializeToString,
+            tuner_dot___proto_dot_service__pb2.CountTrialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,8 @@ class TunerServiceStub:
     """The trial with that id."""
     ListTrials: _grpc.UnaryUnaryMultiCallable[_service_pb2.ListTrialsRequest, _service_pb2.ListTrialsResponse]
     """The study's trials, by number."""
+    CountTrials: _grpc.UnaryUnaryMultiCallable[_service_pb2.CountTrialsRequest, _service_pb2.CountTrialsResponse]
+    """How many of the study's trials are in each state, without sending the trials."""
     ReportMeasurements: _grpc.UnaryUnaryMultiCallable[_service_pb2.ReportMeasurementsRequest, _service_pb2.ReportMeasurementsResponse]
     """Append intermediate measurements to an unfinished trial (those whose report_id it
     already has are skipped: a repeated report succeeds, even on a finished trial).
@@ -100,6 +102,8 @@ class TunerServiceAsyncStub(TunerServiceStub):
     """The trial with that id."""
     ListTrials: _aio.UnaryUnaryMultiCallable[_service_pb2.ListTrialsRequest, _service_pb2.ListTrialsResponse]  # type: ignore[assignment]
     """The study's trials, by number."""
+    CountTrials: _aio.UnaryUnaryMultiCallable[_service_pb2.CountTrialsRequest, _service_pb2.CountTrialsResponse]  # type: ignore[assignment]
+    """How many of the study's trials are in each state, without sending the trials."""
     ReportMeasurements: _aio.UnaryUnaryMultiCallable[_service_pb2.ReportMeasurementsRequest, _service_pb2.ReportMeasurementsResponse]  # type: ignore[assignment]
     """Append intermediate measurements to an unfinished trial (those whose report_id it
     already has are skipped: a repeated report succeeds, even on a finished trial).
@@ -191,6 +195,14 @@ class TunerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_service_pb2.ListTrialsResponse, _abc.Awaitable[_service_pb2.ListTrialsResponse]]:
         """The study's trials, by number."""
+
+    @_abc_1.abstractmethod
+    def CountTrials(
+        self,
+        request: _service_pb2.CountTrialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_service_pb2.CountTrialsResponse, _abc.Awaitable[_service_pb2.CountTrialsResponse]]:
+        """How many of the study's trials are in each state, without sending the trials."""
 
     @_abc_1.abstractmethod
     def ReportMeasurements(

@@ -306,6 +306,16 @@ class ServiceCore:
         """The study's trials, by number, optionally only those in ``states``."""
         return self._store.list_trials(study_name, states)
 
+    def count_trials(self, study_name: str) -> dict[TrialState, int]:
+        """How many of the study's trials are in each state (every state a key, zeros included).
+
+        Reads no trial, so it stays fast on a study with many trials and measurements.
+
+        Raises:
+            NotFoundError: There is no such study.
+        """
+        return self._store.count_trials(study_name)
+
     def list_optimal_trials(self, study_name: str) -> list[Trial]:
         """The succeeded trials with the best finite objective value (ties included)."""
         return self._store.list_optimal_trials(study_name)

@@ -100,6 +100,13 @@ class TunerServicer(service_pb2_grpc.TunerServiceServicer):
         return service_pb2.ListTrialsResponse(trials=convert.trials_to_proto(trials))
 
     @rpc
+    def CountTrials(
+        self, request: service_pb2.CountTrialsRequest, context: grpc.ServicerContext
+    ) -> service_pb2.CountTrialsResponse:
+        counts = self._backend.count_trials(request.study_name)
+        return service_pb2.CountTrialsResponse(counts=convert.trial_counts_to_proto(counts))
+
+    @rpc
     def ReportMeasurements(
         self, request: service_pb2.ReportMeasurementsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ReportMeasurementsResponse:

@@ -106,6 +106,14 @@ class Store(abc.ABC):
         """The study's trials by number, with their measurements."""
 
     @abc.abstractmethod
+    def count_trials(self, study_name: str) -> dict[TrialState, int]:
+        """How many of the study's trials are in each state, without loading them.
+
+        Every :class:`~tuner.trial.TrialState` is a key, in the enum's order; states the
+        study has no trial in count 0.
+        """
+
+    @abc.abstractmethod
     def add_measurements(
         self,
         trial_id: int,

@@ -239,6 +239,29 @@ class SqlStore(Store):
                 where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
             return load_trials(connection, where)
 
+    def count_trials(self, study_name: str) -> dict[TrialState, int]:
+        """How many of the study's trials are in each state; every state is a key.
+
+        One ``GROUP BY`` over the ``(study_id, state)`` index: no trial or measurement
+        is loaded.
+
+        Raises:
+            NotFoundError: There is no such study.
+        """
+        with self._database.read() as connection:
+            row = find_study(connection, study_name)
+            if row is None:
+                raise study_not_found(study_name)
+            rows = connection.execute(
+                sa.select(trials.c.state, sa.func.count())
+                .where(trials.c.study_id == row.id)
+                .group_by(trials.c.state)
+            ).all()
+        counts = dict.fromkeys(TrialState, 0)
+        for state, count in rows:
+            counts[TrialState(state)] = count
+        return counts
+
     def add_measurements(
         self,
         trial_id: int,
