@@ -427,31 +427,32 @@ class KubernetesRunner:
 
     def _stuck_container_of(self, job: dict[str, Any]) -> StuckContainer | None:
         """A container of the Job's pods that waits unable to start; None when none does."""
-        name, uid = job["metadata"]["name"], job["metadata"]["uid"]
         try:
-            pods = self._call(
-                f"list the pods of Job {self._namespace}/{name}",
-                lambda: self._core.list_namespaced_pod(
-                    self._namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
-                ),
-            )["items"]
+            pods = self._pods_of(job)
         except TunerError as error:  # the Job's own status still decides; look again later
+            name = job["metadata"]["name"]
             logger.debug("cannot check the pods of Job %s/%s: %s", self._namespace, name, error)
             return None
         return find_stuck_container(pods)
+
+    def _pods_of(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pods the Job controller made for ``job`` (by its uid label)."""
+        name, uid = job["metadata"]["name"], job["metadata"]["uid"]
+        pods: list[dict[str, Any]] = self._call(
+            f"list the pods of Job {self._namespace}/{name}",
+            lambda: self._core.list_namespaced_pod(
+                self._namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
+            ),
+        )["items"]
+        return pods
 
     def _last_pod_output(self, job: dict[str, Any]) -> tuple[int | None, str]:
         """The exit code and log tail of the primary container of the Job's newest pod."""
         from tuner.spec import primary_container
 
-        name, uid = job["metadata"]["name"], job["metadata"]["uid"]
+        name = job["metadata"]["name"]
         try:
-            pods = self._call(
-                f"list the pods of Job {self._namespace}/{name}",
-                lambda: self._core.list_namespaced_pod(
-                    self._namespace, label_selector=f"batch.kubernetes.io/controller-uid={uid}"
-                ),
-            )["items"]
+            pods = self._pods_of(job)
             if not pods:
                 return None, ""
             pod = max(
