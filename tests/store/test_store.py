@@ -713,6 +713,62 @@ class TestStore:
         assert [t.id for t in store.list_trials("s", (TrialState.REQUESTED,))] == [d.id]
         assert store.list_trials("s", []) == []
 
+    def test_list_trials_leaves_out_excluded_ids(self, store: Store) -> None:
+        store.create_study("s", int_config())
+        store.create_study("other", int_config())
+        a, b, c, d = store.suggest_trials("s", 4, "", counting_generator)
+        (elsewhere,) = store.suggest_trials("other", 1, "", counting_generator)
+        e = store.add_trial("s", {"x": 42})
+        store.add_measurements(a.id, [Measurement(metrics={"loss": 2.0}, step=1)])
+        store.add_measurements(b.id, [Measurement(metrics={"loss": 1.0}, step=1)])
+        complete(store, b, 1.0)
+        store.update_trial(c.id, TrialState.FAILED, allowed_from=RUNNING, reason="crash")
+        everything = store.list_trials("s")
+        by_id = {t.id: t for t in everything}
+
+        # Everything else comes back whole (measurements included), by number.
+        assert store.list_trials("s", exclude_ids={b.id, c.id}) == [
+            by_id[a.id],
+            by_id[d.id],
+            by_id[e.id],
+        ]
+        assert store.list_trials("s", exclude_ids=[d.id, a.id]) == [
+            by_id[b.id],
+            by_id[c.id],
+            by_id[e.id],
+        ]
+        # Ids of another study's trial, or of no trial, change nothing.
+        assert store.list_trials("s", exclude_ids=(elsewhere.id, e.id + 1000)) == everything
+        assert store.list_trials("s", exclude_ids=()) == everything
+        assert store.list_trials("s", exclude_ids=[t.id for t in everything]) == []
+        # With states: those states, less the excluded ids.
+        finished = {TrialState.SUCCEEDED, TrialState.FAILED}
+        assert store.list_trials("s", finished, exclude_ids={b.id}) == [by_id[c.id]]
+        assert store.list_trials("s", RUNNING, exclude_ids={b.id}) == [by_id[a.id], by_id[d.id]]
+        assert store.list_trials("s", [], exclude_ids={a.id}) == []
+        assert store.list_trials("other", exclude_ids={a.id, b.id}) == [
+            store.get_trial(elsewhere.id)
+        ]
+        with pytest.raises(NotFoundError, match="nope"):
+            store.list_trials("nope", exclude_ids={a.id})
+
+    def test_excluding_the_finished_trials_read_leaves_the_new_and_unfinished(
+        self, store: Store
+    ) -> None:
+        """What a caller keeping finished trials reads: after it, nothing is missing."""
+        store.create_study("s", int_config())
+        trials = store.suggest_trials("s", 6, "", counting_generator)
+        for trial in trials[:3]:
+            complete(store, trial, 1.0)
+        kept = {t.id: t for t in store.list_trials("s", [s for s in TrialState if s.is_finished])}
+        complete(store, trials[3], 2.0)
+        store.update_trial(trials[4].id, TrialState.STOPPING, allowed_from=RUNNING)
+
+        rest = store.list_trials("s", exclude_ids=kept.keys())
+
+        assert [t.id for t in rest] == [t.id for t in trials[3:]]
+        assert sorted([*kept.values(), *rest], key=lambda t: t.number) == store.list_trials("s")
+
     def test_count_trials_counts_each_state_with_zeros(self, store: Store) -> None:
         store.create_study("s", int_config())
         store.create_study("other", int_config())

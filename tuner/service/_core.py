@@ -16,6 +16,7 @@ from tuner.backend import Suggestions
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
 from tuner.service._designers import DesignerCache, WarmDesigner
 from tuner.service._metrics import reduce_measurements
+from tuner.service._stoppers import FinishedTrialsCache
 from tuner.trial import StopDecision, TrialState
 
 if TYPE_CHECKING:
@@ -124,8 +125,10 @@ class ServiceCore:
     The gRPC servicer converts and delegates here; the in-process ``Study`` backend and
     ``tuner run`` use it directly. It keeps one warm designer per study (at most
     ``max_designers``, least recently used evicted), feeds each only the trials it has not
-    seen, and rebuilds it from the store after a restart or an error. Every refusal
-    happens before any write, so a refused call changes nothing.
+    seen, and rebuilds it from the store after a restart or an error. Likewise, for early
+    stopping, it keeps the finished trials it has read of up to ``max_stopping_studies``
+    studies and reads only the rest on each check. Every refusal happens before any
+    write, so a refused call changes nothing.
 
     Thread safe: suggestions for one study are serialised by the store's database lock
     (across processes and replicas) and, around the designer object, by a per-study lock.
@@ -133,6 +136,8 @@ class ServiceCore:
     Args:
         store: The single source of truth; :meth:`close` closes it.
         max_designers: How many warm designers to keep.
+        max_stopping_studies: Of how many studies to keep the finished trials read by
+            early-stopping checks.
 
     Examples:
         >>> from tuner import DoubleParameter, Measurement, Objective, SearchSpace, StudyConfig
@@ -149,9 +154,12 @@ class ServiceCore:
         >>> core.close()
     """
 
-    def __init__(self, store: Store, *, max_designers: int = 128) -> None:
+    def __init__(
+        self, store: Store, *, max_designers: int = 128, max_stopping_studies: int = 32
+    ) -> None:
         self._store = store
         self._designers = DesignerCache(max_designers)
+        self._finished = FinishedTrialsCache(max_stopping_studies)
 
     @property
     def store(self) -> Store:
@@ -161,6 +169,7 @@ class ServiceCore:
     def close(self) -> None:
         """Forget the warm designers and close the store; the core is unusable afterwards."""
         self._designers.clear()
+        self._finished.clear()
         self._store.close()
 
     # --- studies ---------------------------------------------------------------------------
@@ -181,6 +190,7 @@ class ServiceCore:
             config = dataclasses.replace(config, seed=secrets.randbits(31))
         study = self._store.create_study(name, config)
         self._designers.drop(name)
+        self._finished.drop(name)
         logger.info(
             "created study %r (algorithm %s, seed %s)", name, config.algorithm.name, config.seed
         )
@@ -198,6 +208,7 @@ class ServiceCore:
         """Delete a study and its trials, and forget its designer."""
         self._store.delete_study(name)
         self._designers.drop(name)
+        self._finished.drop(name)
         logger.info("deleted study %r", name)
 
     def set_study_state(self, name: str, state: StudyState, reason: str = "") -> StudyInfo:
@@ -434,7 +445,8 @@ class ServiceCore:
     def check_trial_early_stopping(self, trial_id: int) -> StopDecision:
         """Apply the study's early-stopping rule to a trial; stop it if the rule says so.
 
-        Reads the trial and the study's other trials, asks the rule (built from the
+        Reads the trial and the study's other trials (of those finished, only the ones
+        no earlier check of this core has read), asks the rule (built from the
         study's config, :func:`tuner.algorithms.make_stopper`) and, when it says stop,
         moves the trial ``ACTIVE`` -> ``STOPPING`` with the rule's reason, in the same
         call. A study without early stopping, or a trial that is queued or finished,
@@ -452,13 +464,11 @@ class ServiceCore:
                 return StopDecision(
                     should_stop=False, reason=f"trial {trial_id} is {trial.state.value}"
                 )
-            config = self._store.get_study(trial.study_name).config
-            stopper = make_stopper(config)
+            study = self._store.get_study(trial.study_name)
+            stopper = make_stopper(study.config)
             if stopper is None:
                 return StopDecision(should_stop=False, reason="the study has no early stopping")
-            others = [
-                other for other in self._store.list_trials(trial.study_name) if other.id != trial_id
-            ]
+            others = [other for other in self._study_trials(study) if other.id != trial_id]
             decision = stopper.should_stop(trial, others)
             if decision.should_stop:
                 _write_unless_changed(
@@ -478,3 +488,17 @@ class ServiceCore:
             return decision
 
         return _retry_on_race(attempt)
+
+    def _study_trials(self, study: StudyInfo) -> list[Trial]:
+        """The study's trials by number, as ``list_trials`` returns them.
+
+        Reads from the store only the trials not kept from earlier checks: the unfinished
+        ones and those finished since (one read, so one consistent view), and keeps the
+        finished ones for the next check.
+        """
+        entry = self._finished.get(study.name)
+        with entry.lock:
+            if not entry.is_kept_for(study):
+                entry.reset(study)
+            loaded = self._store.list_trials(study.name, exclude_ids=entry.trials.keys())
+            return entry.merge(loaded)

@@ -101,9 +101,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_trials(
-        self, study_name: str, states: Collection[TrialState] | None = None
+        self,
+        study_name: str,
+        states: Collection[TrialState] | None = None,
+        *,
+        exclude_ids: Collection[int] = (),
     ) -> list[Trial]:
-        """The study's trials by number, with their measurements."""
+        """The study's trials by number, with their measurements.
+
+        Only those in ``states`` when it is given (none for an empty collection), and never
+        those whose id is in ``exclude_ids`` (ids of no trial of the study are ignored). An
+        excluded trial is not loaded: a caller that keeps the finished trials it has read
+        (they never change) passes their ids and reads only the new and unfinished ones, at
+        a cost that grows with those, not with the study.
+        """
 
     @abc.abstractmethod
     def count_trials(self, study_name: str) -> dict[TrialState, int]:

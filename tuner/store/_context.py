@@ -14,13 +14,26 @@ from tuner.trial import TrialState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.elements import ColumnElement
 
     from tuner.config import StudyInfo
     from tuner.trial import Trial
 
-__all__ = ["SqlSuggestionContext"]
+__all__ = ["SqlSuggestionContext", "load_trials_except"]
 
 _ACTIVE_STATES = (TrialState.REQUESTED.value, TrialState.ACTIVE.value, TrialState.STOPPING.value)
+
+
+def load_trials_except(
+    connection: Connection, where: ColumnElement[bool], exclude: Collection[int]
+) -> list[Trial]:
+    """The trials matching ``where``, by study and number, less those whose id is in ``exclude``."""
+    if not exclude:
+        return load_trials(connection, where)
+    # Ids are cheap to read; the excluded ones are dropped before their rows are loaded.
+    skip = set(exclude)
+    ids = connection.execute(sa.select(trials.c.id).where(where)).scalars()
+    return load_trials_by_id(connection, [i for i in ids if i not in skip])
 
 
 class SqlSuggestionContext:
@@ -65,9 +78,4 @@ class SqlSuggestionContext:
         """The study's finished trials, by number, less those whose id is in ``exclude``."""
         connection = self._open_connection()
         finished = sa.and_(trials.c.study_id == self._study_id, trials.c.state.in_(FINISHED_STATES))
-        if not exclude:
-            return load_trials(connection, finished)
-        # Ids are cheap to read; the excluded ones are dropped before their rows are loaded.
-        skip = set(exclude)
-        ids = connection.execute(sa.select(trials.c.id).where(finished)).scalars()
-        return load_trials_by_id(connection, [i for i in ids if i not in skip])
+        return load_trials_except(connection, finished, exclude)

@@ -38,6 +38,7 @@ from tuner.store._codec import (
     load_config,
     load_diagnostics,
 )
+from tuner.store._context import load_trials_except
 from tuner.store._schema import studies, trials
 from tuner.store._studies import find_study, lock_study, study_info, study_not_found
 from tuner.store._suggest import hand_out
@@ -227,9 +228,20 @@ class SqlStore(Store):
         return found[0]
 
     def list_trials(
-        self, study_name: str, states: Collection[TrialState] | None = None
+        self,
+        study_name: str,
+        states: Collection[TrialState] | None = None,
+        *,
+        exclude_ids: Collection[int] = (),
     ) -> list[Trial]:
-        """The study's trials by number, optionally only those in ``states``."""
+        """The study's trials by number, optionally only those in ``states``.
+
+        With ``exclude_ids`` the ids are read first and only the other trials are loaded,
+        so a caller that keeps the finished trials it has read pays only for the rest.
+
+        Raises:
+            NotFoundError: There is no such study.
+        """
         with self._database.read() as connection:
             row = find_study(connection, study_name)
             if row is None:
@@ -237,7 +249,7 @@ class SqlStore(Store):
             where = trials.c.study_id == row.id
             if states is not None:
                 where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
-            return load_trials(connection, where)
+            return load_trials_except(connection, where, exclude_ids)
 
     def count_trials(self, study_name: str) -> dict[TrialState, int]:
         """How many of the study's trials are in each state; every state is a key.
