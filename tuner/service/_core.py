@@ -14,9 +14,10 @@ import numpy as np
 from tuner.algorithms import check_algorithm, check_early_stopping, make_designer, make_stopper
 from tuner.backend import Suggestions
 from tuner.errors import FailedPreconditionError, InvalidArgumentError
-from tuner.service._designers import DesignerCache, WarmDesigner
+from tuner.service._designers import WarmDesigner
 from tuner.service._metrics import reduce_measurements
-from tuner.service._stoppers import FinishedTrialsCache
+from tuner.service._stoppers import FinishedTrials
+from tuner.service._study_cache import StudyCache
 from tuner.trial import StopDecision, TrialState
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ class ServiceCore:
         store: The single source of truth; :meth:`close` closes it.
         max_designers: How many warm designers to keep.
         max_stopping_studies: Of how many studies to keep the finished trials read by
-            early-stopping checks.
+            early-stopping checks (each holds its trials' measurements in memory: tens of
+            MB for a study of 500 trials x 100 measurements).
 
     Examples:
         >>> from tuner import DoubleParameter, Measurement, Objective, SearchSpace, StudyConfig
@@ -155,11 +157,11 @@ class ServiceCore:
     """
 
     def __init__(
-        self, store: Store, *, max_designers: int = 128, max_stopping_studies: int = 32
+        self, store: Store, *, max_designers: int = 128, max_stopping_studies: int = 8
     ) -> None:
         self._store = store
-        self._designers = DesignerCache(max_designers)
-        self._finished = FinishedTrialsCache(max_stopping_studies)
+        self._designers = StudyCache(max_designers, WarmDesigner)
+        self._finished = StudyCache(max_stopping_studies, FinishedTrials)
 
     @property
     def store(self) -> Store:
