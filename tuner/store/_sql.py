@@ -40,7 +40,13 @@ from tuner.store._codec import (
 )
 from tuner.store._context import load_trials_except
 from tuner.store._schema import studies, trials
-from tuner.store._studies import find_study, lock_study, study_info, study_not_found
+from tuner.store._studies import (
+    find_study,
+    lock_study,
+    require_study,
+    study_info,
+    study_not_found,
+)
 from tuner.store._suggest import hand_out
 from tuner.store._trials import (
     check_measurements,
@@ -136,9 +142,7 @@ class SqlStore(Store):
     def get_study(self, name: str) -> StudyInfo:
         """The study of that name; ``NotFoundError`` if there is none."""
         with self._database.read() as connection:
-            row = find_study(connection, name)
-        if row is None:
-            raise study_not_found(name)
+            row = require_study(connection, name)
         return study_info(row)
 
     def list_studies(self) -> list[StudyInfo]:
@@ -243,9 +247,7 @@ class SqlStore(Store):
             NotFoundError: There is no such study.
         """
         with self._database.read() as connection:
-            row = find_study(connection, study_name)
-            if row is None:
-                raise study_not_found(study_name)
+            row = require_study(connection, study_name)
             where = trials.c.study_id == row.id
             if states is not None:
                 where = sa.and_(where, trials.c.state.in_([s.value for s in states]))
@@ -261,9 +263,7 @@ class SqlStore(Store):
             NotFoundError: There is no such study.
         """
         with self._database.read() as connection:
-            row = find_study(connection, study_name)
-            if row is None:
-                raise study_not_found(study_name)
+            row = require_study(connection, study_name)
             rows = connection.execute(
                 sa.select(trials.c.state, sa.func.count())
                 .where(trials.c.study_id == row.id)
@@ -381,9 +381,7 @@ class SqlStore(Store):
         NaN and infinite values are never optimal; neither is a trial without a value.
         """
         with self._database.read() as connection:
-            row = find_study(connection, study_name)
-            if row is None:
-                raise study_not_found(study_name)
+            row = require_study(connection, study_name)
             objective = load_config(row.config).objective
             ranked = sa.and_(
                 trials.c.study_id == row.id,

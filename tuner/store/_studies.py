@@ -14,7 +14,7 @@ from tuner.store._schema import studies
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
 
-__all__ = ["find_study", "lock_study", "study_info", "study_not_found"]
+__all__ = ["find_study", "lock_study", "require_study", "study_info", "study_not_found"]
 
 
 def study_info(row: Row[Any]) -> StudyInfo:
@@ -36,6 +36,14 @@ def study_not_found(name: str) -> NotFoundError:
 def find_study(connection: Connection, name: str) -> Row[Any] | None:
     """The study row of that name, or None."""
     return connection.execute(sa.select(studies).where(studies.c.name == name)).first()
+
+
+def require_study(connection: Connection, name: str) -> Row[Any]:
+    """The study row of that name; NotFoundError if there is none."""
+    row = find_study(connection, name)
+    if row is None:
+        raise study_not_found(name)
+    return row
 
 
 def lock_study(connection: Connection, name: str, *, shared: bool = False) -> Row[Any]:
