@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,24 @@ def wait_for(condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
     while not condition():
         assert time.monotonic() < end, "condition not met in time"
         time.sleep(0.02)
+
+
+def stdout_collector_argv(
+    script: str, *options: str, metrics: Sequence[str] = ("accuracy", "loss")
+) -> list[str]:
+    """``python -m tuner.collectors stdout --metric ... OPTIONS -- python -c script``."""
+    return [
+        sys.executable,
+        "-m",
+        "tuner.collectors",
+        "stdout",
+        *(f"--metric={name}" for name in metrics),
+        *options,
+        "--",
+        sys.executable,
+        "-c",
+        textwrap.dedent(script),
+    ]
 
 
 def run_collector(

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from tests.collectors.support import DEADLINE, stdout_collector_argv, wait_for
 from tuner.client import Client
 from tuner.config import AlgorithmSpec, Objective, StudyConfig
 from tuner.service import ServiceCore, create_server
@@ -27,7 +27,6 @@ from tuner.trial import TrialState
 
 pytestmark = pytest.mark.slow
 
-DEADLINE = 30.0
 CONFIG = StudyConfig(
     space=SearchSpace((DoubleParameter(name="x", low=0.0, high=1.0),)),
     objective=Objective(metric_name="loss", additional_metric_names=("accuracy",)),
@@ -71,13 +70,6 @@ def service(tmp_path: Path) -> Iterator[Service]:
         running.close()
 
 
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 def start_collector(
     script: str, service: Service, trial_id: int, *metrics: str
 ) -> subprocess.Popen[bytes]:
@@ -86,17 +78,7 @@ def start_collector(
         "TUNER_SERVICE_ENDPOINT": service.endpoint,
         "TUNER_TRIAL_ID": str(trial_id),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "tuner.collectors",
-        "stdout",
-        *(f"--metric={name}" for name in metrics or ("loss",)),
-        "--",
-        sys.executable,
-        "-c",
-        textwrap.dedent(script),
-    ]
+    argv = stdout_collector_argv(script, metrics=metrics or ("loss",))
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

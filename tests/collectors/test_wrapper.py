@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.collectors.conftest import STUDY, Service
-from tests.collectors.support import DEADLINE
+from tests.collectors.support import DEADLINE, stdout_collector_argv
 from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
 from tuner.errors import InvalidArgumentError
 from tuner.runners import LocalRunner, ProcessCommand, RunPhase
@@ -29,25 +29,6 @@ pytestmark = pytest.mark.slow
 
 def summary(measurements: tuple[Measurement, ...]) -> list[tuple[int, dict[str, float]]]:
     return [(m.step, dict(m.metrics)) for m in measurements]
-
-
-def collector(
-    script: str, *options: str, metrics: tuple[str, ...] = ("accuracy", "loss")
-) -> list[str]:
-    """``python -m tuner.collectors stdout --metric ... -- python -c script``, spelled out."""
-    names = [f"--metric={name}" for name in metrics]
-    return [
-        sys.executable,
-        "-m",
-        "tuner.collectors",
-        "stdout",
-        *names,
-        *options,
-        "--",
-        sys.executable,
-        "-c",
-        textwrap.dedent(script),
-    ]
 
 
 def environment(endpoint: str | None, trial_id: int | None = None) -> dict[str, str]:
@@ -104,7 +85,7 @@ TRAIN = """
 def test_measurements_with_steps_arrive_in_the_store(service: Service) -> None:
     trial = service.new_trial()
     started = time.time()
-    result = run(collector(TRAIN), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(TRAIN), environment(service.endpoint, trial.id))
     assert result.returncode == 0, result.stderr.decode()
     assert service.measurements(trial.id) == [
         (1, {"loss": 1.0, "accuracy": 0.6}),
@@ -121,7 +102,7 @@ def test_measurements_with_steps_arrive_in_the_store(service: Service) -> None:
 
 def test_output_still_appears_on_stdout(service: Service) -> None:
     trial = service.new_trial()
-    result = run(collector(TRAIN), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(TRAIN), environment(service.endpoint, trial.id))
     assert result.stdout == (
         b"starting\n"
         b"epoch=1 loss=1.0000 accuracy=0.60\n"
@@ -145,7 +126,7 @@ def test_values_without_steps_are_numbered_per_metric(service: Service) -> None:
         print("accuracy=-inf", end="")  # no line end before exit
     """
     trial = service.new_trial()
-    result = run(collector(script), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(script), environment(service.endpoint, trial.id))
     assert result.returncode == 0, result.stderr.decode()
     got = service.measurements(trial.id)
     assert got[:3] == [
@@ -203,7 +184,7 @@ def test_metrics_arrive_while_the_command_still_runs(service: Service, tmp_path:
     """
     trial = service.new_trial()
     process = subprocess.Popen(
-        collector(script),
+        stdout_collector_argv(script),
         env=environment(service.endpoint, trial.id),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -223,7 +204,7 @@ def test_many_lines_in_batches(service: Service) -> None:
             print(f"step={step} loss={step / 1000} padding={'x' * 50}")
     """
     trial = service.new_trial()
-    result = run(collector(script), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(script), environment(service.endpoint, trial.id))
     assert result.returncode == 0, result.stderr.decode()
     got = service.measurements(trial.id)
     assert [step for step, _ in got] == list(range(2000))
@@ -239,7 +220,7 @@ def test_progress_bars_with_carriage_returns(service: Service) -> None:
         sys.stdout.write("\\n")
     """
     trial = service.new_trial()
-    result = run(collector(script), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(script), environment(service.endpoint, trial.id))
     assert result.returncode == 0
     assert [m["loss"] for _, m in service.measurements(trial.id)] == [1.0, 0.5, 0.33]
     assert result.stdout == b"\r33% loss=1.00\r66% loss=0.50\r99% loss=0.33\n"
@@ -255,7 +236,7 @@ def test_exit_code_passes_through_after_the_measurements(service: Service) -> No
         sys.exit(3)
     """
     trial = service.new_trial()
-    result = run(collector(script), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(script), environment(service.endpoint, trial.id))
     assert result.returncode == 3
     assert service.measurements(trial.id) == [(1, {"loss": 0.5, "accuracy": 0.1})]
 
@@ -267,7 +248,7 @@ def test_killed_command_gives_128_plus_the_signal(service: Service) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     """
     trial = service.new_trial()
-    result = run(collector(script), environment(service.endpoint, trial.id))
+    result = run(stdout_collector_argv(script), environment(service.endpoint, trial.id))
     assert result.returncode == 128 + signal.SIGKILL
     assert service.measurements(trial.id) == [(1, {"loss": 0.5})]
 
@@ -286,7 +267,7 @@ def test_sigterm_is_forwarded_to_the_command(service: Service) -> None:
     # A session of its own, and the signal to the wrapper's pid only: the command gets it
     # only if the wrapper forwards it (as in a container, where only PID 1 is signalled).
     process = subprocess.Popen(
-        collector(script),
+        stdout_collector_argv(script),
         env=environment(service.endpoint, trial.id),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -310,7 +291,7 @@ def test_sigterm_ends_a_command_without_a_handler(service: Service) -> None:
         time.sleep(60)
     """
     process = subprocess.Popen(
-        collector(script),
+        stdout_collector_argv(script),
         env=environment(service.endpoint, service.new_trial().id),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -335,7 +316,7 @@ def test_sigint_is_forwarded_too() -> None:
             raise SystemExit(9)
     """
     process = subprocess.Popen(
-        collector(script),
+        stdout_collector_argv(script),
         env=environment(None),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -353,7 +334,7 @@ def test_sigint_is_forwarded_too() -> None:
 
 def test_the_command_runs_in_the_wrapper_process_group() -> None:
     script = "import os; print(os.getpgid(0) == os.getpgid(os.getppid()))"
-    result = run(collector(script), environment(None))
+    result = run(stdout_collector_argv(script), environment(None))
     assert result.stdout == b"True\n"
 
 
@@ -366,7 +347,7 @@ def test_without_an_endpoint_it_only_tees_and_parses() -> None:
         print("loss=0.5 accuracy=oops")
         sys.exit(4)
     """
-    result = run(collector(script), environment(None))
+    result = run(stdout_collector_argv(script), environment(None))
     assert result.returncode == 4
     assert result.stdout == b"loss=0.5 accuracy=oops\n"
     log = result.stderr.decode()
@@ -385,7 +366,7 @@ def test_an_unreachable_service_does_not_change_the_exit_code() -> None:
         print("loss=0.5")
         sys.exit(6)
     """
-    argv = collector(script, "--flush-timeout=0.5")
+    argv = stdout_collector_argv(script, "--flush-timeout=0.5")
     result = run(argv, environment(f"127.0.0.1:{port}", 1))
     assert result.returncode == 6
     assert result.stdout == b"loss=0.5\n"
@@ -393,7 +374,7 @@ def test_an_unreachable_service_does_not_change_the_exit_code() -> None:
 
 
 def test_an_endpoint_needs_a_trial_id() -> None:
-    result = run(collector("print('never runs')"), environment("127.0.0.1:1", None))
+    result = run(stdout_collector_argv("print('never runs')"), environment("127.0.0.1:1", None))
     assert result.returncode == 2
     assert result.stdout == b""
     assert "TUNER_TRIAL_ID must be a trial id" in result.stderr.decode()
