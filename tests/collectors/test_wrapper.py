@@ -12,13 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.collectors.conftest import STUDY, Service
-from tests.collectors.support import DEADLINE, stdout_collector_argv
+from tests.collectors.support import DEADLINE, stdout_collector_argv, wait_for
 from tuner.collectors import run_stdout_collector, wrap_with_stdout_collector
 from tuner.errors import InvalidArgumentError
 from tuner.runners import LocalRunner, ProcessCommand, RunPhase
@@ -61,13 +61,6 @@ def read_until(process: subprocess.Popen[bytes], text: bytes) -> bytes:
             assert chunk, f"output ended before {text!r}; got {seen!r}"
             seen += chunk
     return seen
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 # -- reporting -------------------------------------------------------------------------------
